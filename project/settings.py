@@ -1,0 +1,167 @@
+"""Django settings, read from the environment (and an optional `.env` file).
+
+Every knob is listed in `.env.example` and in the README. Defaults are safe for a
+local run; production must set SECRET_KEY (the process refuses to start without it
+when DEBUG is off).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Values already in the process environment win over the file.
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+_DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = _DEV_SECRET_KEY
+if len(SECRET_KEY.encode()) < 32:
+    # HS256 keys shorter than the hash output are weak; PyJWT warns about them.
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 bytes long.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "graphene_django",
+    "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
+    "phonenumber_field",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several workers share one file: queue writers instead of failing with
+    # "database is locked", and take the write lock when a transaction begins so an
+    # OTP check-and-update never has to upgrade a read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.PhoneNumberBackend"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Also what keeps fixed passwords apart from one-time codes: a code is all digits.
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Product settings -------------------------------------------------------------
+
+APP_NAME = env.str("APP_NAME", default="Accounts")
+
+# Phone numbers: how bare national numbers are read, and where codes may be texted.
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="IR").upper()
+OTP_ALLOWED_REGIONS = [r.upper() for r in env.list("OTP_ALLOWED_REGIONS", default=["IR"])]
+PHONENUMBER_DEFAULT_REGION = PHONE_DEFAULT_REGION
+PHONENUMBER_DB_FORMAT = "E164"
+
+# One-time codes.
+OTP_LENGTH = env.int("OTP_LENGTH", default=6)
+OTP_TTL = env.int("OTP_TTL", default=120)
+OTP_RESEND_COOLDOWN = env.int("OTP_RESEND_COOLDOWN", default=60)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# How long a dead challenge row is kept before `purge_otps` (or the next send) removes it.
+OTP_RETENTION = env.int("OTP_RETENTION", default=24 * 3600)
+
+# SMS delivery.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
+# Placeholders: {app_name}, {code}, {minutes}; a literal "\n" in the variable is a line break.
+SMS_OTP_TEMPLATE = env.str(
+    "SMS_OTP_TEMPLATE",
+    default="{app_name} login code: {code}\nIt expires in {minutes} minutes. Never share it.",
+).replace("\\n", "\n")
+
+# Tokens: short-lived access JWTs, long-running rotating refresh tokens.
+JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
+JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=30 * 24 * 3600)
+
+GRAPHQL_JWT = {
+    "JWT_ALGORITHM": "HS256",
+    "JWT_SECRET_KEY": env.str("JWT_SECRET_KEY", default="") or SECRET_KEY,
+    "JWT_VERIFY_EXPIRATION": True,
+    "JWT_EXPIRATION_DELTA": timedelta(seconds=JWT_ACCESS_TOKEN_LIFETIME),
+    "JWT_LONG_RUNNING_REFRESH_TOKEN": True,
+    "JWT_REFRESH_EXPIRATION_DELTA": timedelta(seconds=JWT_REFRESH_TOKEN_LIFETIME),
+    "JWT_REFRESH_TOKEN_MODEL": "accounts.RefreshToken",
+    "JWT_REFRESH_TOKEN_N_BYTES": 32,
+    "JWT_PAYLOAD_HANDLER": "accounts.tokens.jwt_payload",
+    "JWT_PAYLOAD_GET_USERNAME_HANDLER": "accounts.tokens.user_id_from_payload",
+    "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "accounts.tokens.get_active_user",
+    "JWT_GET_REFRESH_TOKEN_HANDLER": "accounts.tokens.get_live_refresh_token",
+}
+if len(GRAPHQL_JWT["JWT_SECRET_KEY"].encode()) < 32:
+    raise ImproperlyConfigured("JWT_SECRET_KEY must be at least 32 bytes long.")
+
+GRAPHENE = {
+    "SCHEMA": "schema.schema",
+    "ATOMIC_MUTATIONS": False,
+}
+GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=DEBUG)

@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+
+from schema.views import GraphQLView
+
+from .health import healthz
+
+urlpatterns = [
+    path("graphql", csrf_exempt(GraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
+    path("accounts/api/", include("accounts.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
