@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.utils import timezone
+from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
+
+from .errors import InvalidPhoneNumber
+from .models import OTPChallenge, RefreshToken, User
+from .phone import normalize_phone
+
+# The library's own model is unused (ours stores hashes); hide its empty table.
+if admin.site.is_registered(LibraryRefreshToken):
+    admin.site.unregister(LibraryRefreshToken)
+
+
+class UserCreationForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("phone_number",)
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class PhoneSearchMixin:
+    """Any written form of a number searches as its E.164 form."""
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            search_term = normalize_phone(search_term).as_e164
+        except InvalidPhoneNumber:
+            pass
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(User)
+class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = (
+        "phone_number",
+        "has_password",
+        "is_active",
+        "is_staff",
+        "last_login",
+        "date_joined",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser")
+    search_fields = ("phone_number",)
+    ordering = ("-date_joined",)
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("phone_number", "password")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("phone_number", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    @admin.display(boolean=True, description="has password")
+    def has_password(self, obj: User) -> bool:
+        return obj.has_usable_password()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+    list_display = ("id", "user", "created", "revoked")
+    list_filter = ("revoked", "created")
+    search_fields = ("user__phone_number",)
+    exclude = ("token",)
+    raw_id_fields = ("user",)
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke selected refresh tokens", permissions=["delete"])
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked__isnull=True).update(revoked=timezone.now())
+        self.message_user(request, f"Revoked {count} refresh token(s).")
+
+
+@admin.register(OTPChallenge)
+class OTPChallengeAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+    list_display = ("__str__", "sent_at", "expires_at", "attempts", "used_at")
+    list_filter = ("sent_at", "used_at")
+    exclude = ("code_hash", "phone_number")
+    readonly_fields = ("__str__", "sent_at", "expires_at", "attempts", "used_at")
+    search_fields = ("phone_number",)

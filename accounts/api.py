@@ -1,0 +1,127 @@
+"""REST compatibility URLs under /accounts/api/.
+
+The shapes match what clients of the former djangorestframework-simplejwt endpoints
+expect. Each view reads its input, calls one service and shapes the answer; every
+error becomes `{"detail", "code"}` with its HTTP status in `_error_response`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import services
+from .errors import AccountsError, InvalidInput, RateLimited
+
+logger = logging.getLogger("accounts")
+
+# simplejwt's code for every token error; older clients switch on it.
+REST_CODES = {"INVALID_TOKEN": "token_not_valid"}
+
+View = Callable[..., JsonResponse]
+
+
+def _error_response(error: AccountsError) -> JsonResponse:
+    body = {"detail": str(error.message), "code": REST_CODES.get(error.code, error.code)}
+    if isinstance(error, RateLimited):
+        body["retry_after"] = error.retry_after
+    response = JsonResponse(body, status=error.status)
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _method_not_allowed(allowed: tuple[str, ...]) -> JsonResponse:
+    response = JsonResponse(
+        {"detail": "Method not allowed.", "code": "METHOD_NOT_ALLOWED"}, status=405
+    )
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def endpoint(*methods: str) -> Callable[[View], View]:
+    """Allow only `methods`, exempt from CSRF (no cookies are read), map errors."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+            if request.method not in methods:
+                return _method_not_allowed(methods)
+            try:
+                return view(request, *args, **kwargs)
+            except AccountsError as error:
+                return _error_response(error)
+
+        return wrapper
+
+    return decorate
+
+
+def _body(request: HttpRequest) -> dict:
+    """A JSON object or a form, as a dict of fields."""
+    content_type = request.content_type or ""
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.POST.dict()
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("The body must be a JSON object or a form.") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object or a form.")
+    return data
+
+
+def _field(data: dict, name: str) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        raise InvalidInput(f"{name}: this field is required.")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name}: must be a string.")
+    return value
+
+
+@endpoint("GET")
+def user_status(request: HttpRequest, phone_number: str) -> JsonResponse:
+    status = services.user_status(phone_number=phone_number)
+    if not status.exists:
+        return JsonResponse(
+            {"detail": "No account with this phone number.", "code": "NOT_FOUND"}, status=404
+        )
+    return JsonResponse({"password": status.has_password})
+
+
+@endpoint("GET", "POST")
+def send_otp(request: HttpRequest, phone_number: str) -> JsonResponse:
+    sent = services.send_otp(phone_number=phone_number)
+    return JsonResponse(
+        {"details": "otp sent", "expires_in": sent.expires_in, "retry_after": sent.retry_after}
+    )
+
+
+@endpoint("POST")
+def token_obtain(request: HttpRequest) -> JsonResponse:
+    data = _body(request)
+    pair = services.login(
+        phone_number=_field(data, "phone_number"), password=_field(data, "password")
+    )
+    return JsonResponse({"refresh": pair.refresh, "access": pair.access, "created": pair.created})
+
+
+@endpoint("POST")
+def token_refresh(request: HttpRequest) -> JsonResponse:
+    pair = services.refresh(refresh_token=_field(_body(request), "refresh"))
+    return JsonResponse({"access": pair.access, "refresh": pair.refresh})
+
+
+@endpoint("POST")
+def token_verify(request: HttpRequest) -> JsonResponse:
+    services.verify(token=_field(_body(request), "token"))
+    return JsonResponse({})

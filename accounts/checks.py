@@ -1,0 +1,49 @@
+"""System checks: refuse settings that would break a rule of the service."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=False)
+def check_otp_settings(app_configs, **kwargs):
+    errors = []
+    if not 4 <= settings.OTP_LENGTH <= 10:
+        errors.append(Error("OTP_LENGTH must be between 4 and 10.", id="accounts.E001"))
+    for name in ("OTP_TTL", "OTP_MAX_ATTEMPTS"):
+        if getattr(settings, name) < 1:
+            errors.append(Error(f"{name} must be at least 1.", id="accounts.E002"))
+    if settings.OTP_RESEND_COOLDOWN < 0:
+        errors.append(Error("OTP_RESEND_COOLDOWN must not be negative.", id="accounts.E002"))
+    errors.extend(_check_template())
+    if not settings.DEBUG and settings.SMS_BACKEND == "console":
+        errors.append(
+            Warning(
+                "SMS_BACKEND is 'console' with DEBUG off: codes are printed, not texted.",
+                id="accounts.W001",
+            )
+        )
+    return errors
+
+
+def _check_template():
+    sample = "7" * settings.OTP_LENGTH if 4 <= settings.OTP_LENGTH <= 10 else "7777"
+    try:
+        body = settings.SMS_OTP_TEMPLATE.format(
+            app_name=settings.APP_NAME, code=sample, minutes=max(1, settings.OTP_TTL // 60)
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        return [Error(f"SMS_OTP_TEMPLATE cannot be rendered: {exc!r}.", id="accounts.E003")]
+    runs = re.findall(rf"(?<!\d)\d{{{len(sample)}}}(?!\d)", body)
+    if runs != [sample]:
+        return [
+            Error(
+                "SMS_OTP_TEMPLATE must contain {code} once and no other run of "
+                "OTP_LENGTH digits, so phones can pick the code out.",
+                id="accounts.E004",
+            )
+        ]
+    return []

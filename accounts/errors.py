@@ -1,0 +1,76 @@
+"""The one family of domain errors.
+
+Each error has a stable machine code clients can switch on, an HTTP status for the
+REST door, and a message for people. Neither door defines errors of its own: the
+GraphQL view and the REST views each map this family in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AccountsError(Exception):
+    code: str = "ERROR"
+    status: int = 400
+    message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.message
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class InvalidPhoneNumber(AccountsError):
+    code = "INVALID_PHONE_NUMBER"
+    message = "Enter a valid mobile number."
+
+
+class InvalidCredentials(AccountsError):
+    code = "INVALID_CREDENTIALS"
+    status = 401
+    message = "The phone number or password is incorrect, or the code has expired."
+
+
+class RateLimited(AccountsError):
+    code = "RATE_LIMITED"
+    status = 429
+    message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, retry_after=self.retry_after)
+
+
+class InvalidToken(AccountsError):
+    code = "INVALID_TOKEN"
+    status = 401
+    message = "The token is invalid or has expired."
+
+
+class Unauthenticated(AccountsError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    message = "Authentication credentials were not provided."
+
+
+class InvalidPassword(AccountsError):
+    code = "INVALID_PASSWORD"
+    message = "The password does not meet the requirements."
+
+    def __init__(self, messages: list[str], message: str | None = None) -> None:
+        self.messages = list(messages)
+        super().__init__(message or " ".join(self.messages), messages=self.messages)
+
+
+class SMSDeliveryFailed(AccountsError):
+    code = "SMS_DELIVERY_FAILED"
+    status = 503
+    message = "The code could not be sent. Try again shortly."
+
+
+class InvalidInput(AccountsError):
+    """A field is missing or has the wrong type (REST bodies)."""
+
+    code = "INVALID_INPUT"
+    message = "The request body is invalid."

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from graphql_jwt.refresh_token.models import AbstractRefreshToken
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, phone_number, password=None, **extra_fields) -> User:
+        user = self.model(phone_number=phone_number, **extra_fields)
+        user.set_password(password)  # None leaves an unusable password
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, phone_number, password=None, **extra_fields) -> User:
+        extra_fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(phone_number, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person, known by one mobile number in E.164 form."""
+
+    phone_number = PhoneNumberField(unique=True, help_text="E.164, e.g. +989112223344")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone_number"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = "user"
+        verbose_name_plural = "users"
+
+    def __str__(self) -> str:
+        return str(self.phone_number)
+
+    @property
+    def has_password(self) -> bool:
+        return self.has_usable_password()
+
+
+class OTPChallenge(models.Model):
+    """The live one-time code of one phone number, and its counters.
+
+    One row per number: sending a new code overwrites the row, which kills the old
+    code. Every change is a conditional update or runs under a row lock, so the
+    rules hold across threads, processes and machines. The code itself is never
+    stored, only its keyed hash.
+    """
+
+    phone_number = PhoneNumberField(unique=True)
+    code_hash = models.CharField(max_length=64, editable=False)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OTP challenge"
+        verbose_name_plural = "OTP challenges"
+
+    def __str__(self) -> str:
+        from .phone import mask_phone
+
+        return mask_phone(self.phone_number)
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are 256 random bits: a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class RefreshToken(AbstractRefreshToken):
+    """django-graphql-jwt's long-running refresh token, stored only as a hash.
+
+    The raw token is handed to the client once, at creation; the database keeps its
+    SHA-256, so a leaked row is not a session.
+    """
+
+    # The library's own (plain-text) model is installed with its app and keeps the
+    # default related name; this one is what JWT_REFRESH_TOKEN_MODEL points at.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="sessions",
+        verbose_name="user",
+    )
+
+    class Meta(AbstractRefreshToken.Meta):
+        abstract = False
+        constraints = [models.UniqueConstraint(fields=["token"], name="refresh_token_hash_unique")]
+        unique_together = ()
+
+    def __str__(self) -> str:
+        return f"refresh token #{self.pk} of {self.user_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.token:
+            raw = self.generate_token()
+            self._cached_token = raw
+            self.token = hash_refresh_token(raw)
+        super().save(*args, **kwargs)
+
+    def get_token(self) -> str:
+        """The raw token; only known right after creation."""
+        return self._cached_token

@@ -1,0 +1,34 @@
+"""SMS delivery through a pluggable backend, in the style of `django.core.mail`.
+
+`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`) or the
+dotted path of a `BaseSMSBackend` subclass.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .backends.base import BaseSMSBackend, SMSMessage
+
+__all__ = ["BaseSMSBackend", "SMSMessage", "get_backend", "send_sms", "outbox"]
+
+BACKEND_ALIASES = {
+    "console": "accounts.sms.backends.console.SMSBackend",
+    "file": "accounts.sms.backends.filebased.SMSBackend",
+    "locmem": "accounts.sms.backends.locmem.SMSBackend",
+}
+
+# Messages sent through the locmem backend, for tests.
+outbox: list[SMSMessage] = []
+
+
+def get_backend(backend: str | None = None, **kwargs) -> BaseSMSBackend:
+    name = backend or settings.SMS_BACKEND
+    backend_class = import_string(BACKEND_ALIASES.get(name, name))
+    return backend_class(**kwargs)
+
+
+def send_sms(to: str, body: str) -> None:
+    """Send one message; raises whatever the backend raises on failure."""
+    get_backend().send(SMSMessage(to=to, body=body))

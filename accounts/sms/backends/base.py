@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SMSMessage:
+    to: str  # E.164
+    body: str
+
+
+class BaseSMSBackend:
+    """Base class for SMS backends.
+
+    A provider subclasses this and implements `send`, raising an exception when the
+    message was not accepted. The exception's message must not contain the body.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        pass
+
+    def send(self, message: SMSMessage) -> None:
+        raise NotImplementedError("subclasses of BaseSMSBackend must override send()")
