@@ -1,0 +1,5 @@
+"""The GraphQL schema served at /graphql."""
+
+from .schema import schema
+
+__all__ = ["schema"]

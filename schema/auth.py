@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from graphql_jwt.settings import jwt_settings
+
+from accounts import services
+from accounts.errors import AccountsError, InvalidToken
+from accounts.models import User
+
+_PREFIXES = {jwt_settings.JWT_AUTH_HEADER_PREFIX.lower(), "bearer"}
+
+
+def access_token_from_header(request: HttpRequest) -> str | None:
+    """The token of an `Authorization: JWT <token>` header (`Bearer` works too).
+
+    Cookies are never read, which is why /graphql needs no CSRF protection.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() not in _PREFIXES:
+        raise InvalidToken()
+    return parts[1]
+
+
+def current_user(request: HttpRequest) -> User | None:
+    """The authenticated user of this request, worked out once per request."""
+    if not hasattr(request, "_accounts_auth"):
+        try:
+            request._accounts_auth = services.authenticate(
+                access_token=access_token_from_header(request)
+            )
+        except AccountsError as error:
+            request._accounts_auth = error
+    if isinstance(request._accounts_auth, AccountsError):
+        raise request._accounts_auth
+    return request._accounts_auth

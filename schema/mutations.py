@@ -1,0 +1,162 @@
+import graphene
+from graphene.types.generic import GenericScalar
+
+from accounts import services
+
+from .auth import current_user
+from .types import PHONE_ARGUMENT, User
+
+
+class TokenPairFields:
+    """Fields shared by every mutation that hands out tokens."""
+
+    token = graphene.String(
+        required=True, description="Access JWT; send it as `Authorization: JWT <token>`."
+    )
+    refresh_token = graphene.String(
+        required=True,
+        description="Single-use refresh token; trade it for a new pair with refreshToken.",
+    )
+    payload = GenericScalar(required=True, description="The claims of the access token.")
+    refresh_expires_in = graphene.Int(
+        required=True, description="Unix time at which the refresh token expires."
+    )
+
+    @classmethod
+    def from_pair(cls, pair: services.TokenPair, **fields):
+        return cls(
+            token=pair.access,
+            refresh_token=pair.refresh,
+            payload=pair.payload,
+            refresh_expires_in=pair.refresh_expires_at,
+            **fields,
+        )
+
+
+class SendOtp(graphene.Mutation):
+    class Meta:
+        name = "SendOtpPayload"
+        description = "Text a one-time code to a mobile number. The code logs in, or signs up."
+
+    class Arguments:
+        phone_number = graphene.String(required=True, description=PHONE_ARGUMENT)
+
+    sent = graphene.Boolean(
+        required=True, description="True once the SMS was handed to the provider."
+    )
+    expires_in = graphene.Int(required=True, description="Seconds the code stays valid.")
+    retry_after = graphene.Int(required=True, description="Seconds until another code may be sent.")
+
+    @staticmethod
+    def mutate(root, info, phone_number):
+        sent = services.send_otp(phone_number=phone_number)
+        return SendOtp(sent=True, expires_in=sent.expires_in, retry_after=sent.retry_after)
+
+
+class TokenAuth(TokenPairFields, graphene.Mutation):
+    class Meta:
+        name = "TokenAuthPayload"
+        description = (
+            "Log in with a one-time code or a fixed password, both sent as `password`. "
+            "A valid code for a number without an account creates the account."
+        )
+
+    class Arguments:
+        phone_number = graphene.String(required=True, description=PHONE_ARGUMENT)
+        password = graphene.String(
+            required=True, description="The one-time code, or the fixed password."
+        )
+
+    created = graphene.Boolean(
+        required=True, description="True when this login created the account."
+    )
+    user = graphene.Field(User, required=True, description="The logged-in account.")
+
+    @classmethod
+    def mutate(cls, root, info, phone_number, password):
+        pair = services.login(phone_number=phone_number, password=password)
+        return cls.from_pair(pair, created=pair.created, user=pair.user)
+
+
+class RefreshToken(TokenPairFields, graphene.Mutation):
+    class Meta:
+        name = "RefreshTokenPayload"
+        description = "Trade a refresh token for a new access token and a new refresh token."
+
+    class Arguments:
+        refresh_token = graphene.String(
+            required=True, description="A live refresh token; it is revoked."
+        )
+
+    @classmethod
+    def mutate(cls, root, info, refresh_token):
+        return cls.from_pair(services.refresh(refresh_token=refresh_token))
+
+
+class VerifyToken(graphene.Mutation):
+    class Meta:
+        name = "VerifyTokenPayload"
+        description = "Check an access token's signature and expiry."
+
+    class Arguments:
+        token = graphene.String(required=True, description="An access JWT.")
+
+    payload = GenericScalar(required=True, description="The claims of the token.")
+
+    @staticmethod
+    def mutate(root, info, token):
+        return VerifyToken(payload=services.verify(token=token))
+
+
+class RevokeToken(graphene.Mutation):
+    class Meta:
+        name = "RevokeTokenPayload"
+        description = (
+            "Log out: revoke a refresh token. Access tokens already issued run until they expire."
+        )
+
+    class Arguments:
+        refresh_token = graphene.String(required=True, description="The refresh token to revoke.")
+
+    revoked = graphene.Boolean(required=True, description="True once the token is revoked.")
+
+    @staticmethod
+    def mutate(root, info, refresh_token):
+        services.revoke(refresh_token=refresh_token)
+        return RevokeToken(revoked=True)
+
+
+class SetPassword(TokenPairFields, graphene.Mutation):
+    class Meta:
+        name = "SetPasswordPayload"
+        description = (
+            "Set or change the fixed password of the logged-in account (needs "
+            "`Authorization: JWT <token>`). Every refresh token of the account is revoked "
+            "and a new pair is returned, so other devices must log in again."
+        )
+
+    class Arguments:
+        password = graphene.String(
+            required=True, description="The new password; it must pass the password rules."
+        )
+        old_password = graphene.String(
+            description="The current password; required when one is set."
+        )
+
+    success = graphene.Boolean(required=True, description="True once the password is set.")
+
+    @classmethod
+    def mutate(cls, root, info, password, old_password=None):
+        pair = services.set_password(
+            user=current_user(info.context), password=password, old_password=old_password
+        )
+        return cls.from_pair(pair, success=True)
+
+
+class Mutation(graphene.ObjectType):
+    send_otp = SendOtp.Field(description=SendOtp._meta.description)
+    token_auth = TokenAuth.Field(description=TokenAuth._meta.description)
+    refresh_token = RefreshToken.Field(description=RefreshToken._meta.description)
+    verify_token = VerifyToken.Field(description=VerifyToken._meta.description)
+    revoke_token = RevokeToken.Field(description=RevokeToken._meta.description)
+    set_password = SetPassword.Field(description=SetPassword._meta.description)

@@ -1,0 +1,31 @@
+import graphene
+
+from accounts import services
+
+from .auth import current_user
+from .types import PHONE_ARGUMENT, User, UserStatus
+
+
+class Query(graphene.ObjectType):
+    user_status = graphene.Field(
+        UserStatus,
+        required=True,
+        phone_number=graphene.String(required=True, description=PHONE_ARGUMENT),
+        description=(
+            "Whether a number has no account, an account with a fixed password, or one without."
+        ),
+    )
+    me = graphene.Field(
+        User,
+        description=(
+            "The account of the access token in the Authorization header; null when anonymous."
+        ),
+    )
+
+    @staticmethod
+    def resolve_user_status(root, info, phone_number):
+        return services.user_status(phone_number=phone_number)
+
+    @staticmethod
+    def resolve_me(root, info):
+        return current_user(info.context)
