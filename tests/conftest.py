@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accounts import sms
+
+
+@pytest.fixture(autouse=True)
+def _empty_outbox():
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+@dataclass
+class GraphQLResult:
+    status: int
+    body: dict
+
+    @property
+    def data(self) -> dict | None:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.body.get("errors") or []
+
+    @property
+    def error_codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+class Api:
+    """Talks to the service the way a client does: GraphQL or REST over HTTP."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def gql(self, query: str, variables: dict | None = None, token: str | None = None, **headers):
+        if token:
+            headers["HTTP_AUTHORIZATION"] = f"JWT {token}"
+        response = self.client.post(
+            "/graphql",
+            json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            **headers,
+        )
+        return GraphQLResult(response.status_code, response.json())
+
+    def get(self, path: str, **headers):
+        return self.client.get(path, **headers)
+
+    def post(self, path: str, data: dict | None = None, **headers):
+        return self.client.post(
+            path, json.dumps(data or {}), content_type="application/json", **headers
+        )
+
+    def post_form(self, path: str, data: dict):
+        return self.client.post(path, data)
+
+    # --- scenario steps -------------------------------------------------------------
+
+    def send_code(self, phone: str) -> str:
+        before = len(sms.outbox)
+        response = self.get(f"/accounts/api/otp/{phone}/")
+        assert response.status_code == 200, response.content
+        assert len(sms.outbox) == before + 1
+        return last_code()
+
+    def login(self, phone: str, password: str) -> dict:
+        response = self.post("/accounts/api/token/", {"phone_number": phone, "password": password})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    def sign_up(self, phone: str = "09112223344") -> dict:
+        return self.login(phone, self.send_code(phone))
+
+
+def last_code() -> str:
+    body = sms.outbox[-1].body
+    runs = re.findall(rf"(?<!\d)\d{{{settings.OTP_LENGTH}}}(?!\d)", body)
+    assert len(runs) == 1, body
+    return runs[0]
+
+
+@pytest.fixture
+def api(db) -> Api:
+    return Api(Client())
+
+
+TOKEN_AUTH = """
+mutation Login($phone: String!, $password: String!) {
+  tokenAuth(phoneNumber: $phone, password: $password) {
+    token refreshToken payload refreshExpiresIn created
+    user { phoneNumber hasPassword }
+  }
+}
+"""
+SEND_OTP = """
+mutation Send($phone: String!) { sendOtp(phoneNumber: $phone) { sent expiresIn retryAfter } }
+"""

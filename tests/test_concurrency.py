@@ -1,0 +1,66 @@
+"""Races with real threads and real connections: the database decides, once."""
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from accounts import sms
+from accounts.models import OTPChallenge, RefreshToken, User
+
+from .conftest import Api
+
+PHONE = "09112223344"
+THREADS = 50
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(action, count=THREADS):
+    """Run `action(i)` in `count` threads released at the same moment."""
+    barrier = Barrier(count)
+
+    def run(i):
+        try:
+            barrier.wait()
+            return action(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def login(password):
+    return Client().post(
+        "/accounts/api/token/",
+        {"phone_number": PHONE, "password": password},
+        content_type="application/json",
+    )
+
+
+def test_one_code_many_simultaneous_logins_exactly_one_success():
+    code = Api(Client()).send_code(PHONE)
+    statuses = [r.status_code for r in race(lambda i: login(code))]
+    assert statuses.count(200) == 1
+    assert statuses.count(401) == THREADS - 1
+    assert User.objects.count() == 1
+    assert RefreshToken.objects.count() == 1
+
+
+def test_many_simultaneous_sends_text_exactly_once():
+    statuses = race(lambda i: Client().get(f"/accounts/api/otp/{PHONE}/").status_code)
+    assert statuses.count(200) == 1
+    assert statuses.count(429) == THREADS - 1
+    assert len(sms.outbox) == 1
+
+
+def test_parallel_wrong_guesses_cannot_pass_the_attempt_cap():
+    code = Api(Client()).send_code(PHONE)
+    wrong = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, THREADS + 1)]
+    statuses = [r.status_code for r in race(lambda i: login(wrong[i]))]
+    assert statuses == [401] * THREADS
+    assert OTPChallenge.objects.get().attempts == 5
+    assert login(code).status_code == 401

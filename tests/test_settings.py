@@ -1,0 +1,59 @@
+"""Unsafe configuration fails loudly instead of running."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.checks import run_checks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import project.settings"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_without_secret_key_refuses_to_start():
+    result = load_settings(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_short_secret_key_refuses_to_start():
+    result = load_settings(DEBUG="0", SECRET_KEY="too-short")
+    assert result.returncode != 0
+    assert "at least 32 bytes" in result.stderr
+
+
+def test_debug_runs_with_the_development_key():
+    assert load_settings(DEBUG="1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "no code here",
+        "{code} and again {code}",
+        "Code {code}, ref 123456",
+        "{unknown} {code}",
+    ],
+)
+def test_bad_sms_template_fails_the_checks(settings, template):
+    settings.SMS_OTP_TEMPLATE = template
+    ids = {message.id for message in run_checks()}
+    assert ids & {"accounts.E003", "accounts.E004"}
+
+
+def test_default_settings_pass_the_checks():
+    assert [m for m in run_checks() if m.is_serious()] == []

@@ -1,0 +1,154 @@
+"""Access JWTs that really expire; refresh tokens that rotate, revoke and are stored hashed."""
+
+import base64
+import json
+
+import jwt
+import pytest
+import time_machine
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import RefreshToken
+
+PHONE = "09112223344"
+REFRESH = """
+mutation($t: String!) {
+  refreshToken(refreshToken: $t) { token refreshToken payload refreshExpiresIn }
+}
+"""
+VERIFY = "mutation($t: String!) { verifyToken(token: $t) { payload } }"
+REVOKE = "mutation($t: String!) { revokeToken(refreshToken: $t) { revoked } }"
+ME = "{ me { phoneNumber } }"
+
+
+def refresh_rest(api, token):
+    return api.post("/accounts/api/token/refresh/", {"refresh": token})
+
+
+def verify_rest(api, token):
+    return api.post("/accounts/api/token/verify/", {"token": token})
+
+
+def test_refresh_rotates_and_the_old_token_dies(api):
+    tokens = api.sign_up(PHONE)
+    response = refresh_rest(api, tokens["refresh"])
+    assert response.status_code == 200
+    rotated = response.json()
+    assert set(rotated) == {"access", "refresh"}
+    assert rotated["refresh"] != tokens["refresh"]
+    again = refresh_rest(api, tokens["refresh"])
+    assert again.status_code == 401
+    assert again.json()["code"] == "token_not_valid"
+    result = api.gql(REFRESH, {"t": rotated["refresh"]})
+    payload = result.data["refreshToken"]
+    assert payload["payload"]["phoneNumber"] == "+989112223344"
+    assert payload["refreshExpiresIn"] > timezone.now().timestamp()
+    assert api.gql(REFRESH, {"t": rotated["refresh"]}).error_codes == ["INVALID_TOKEN"]
+
+
+def test_refresh_tokens_are_stored_hashed(api):
+    tokens = api.sign_up(PHONE)
+    stored = RefreshToken.objects.get()
+    assert stored.token != tokens["refresh"]
+    assert tokens["refresh"] not in json.dumps(list(RefreshToken.objects.values()), default=str)
+
+
+def test_refresh_token_expires(api):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        tokens = api.sign_up(PHONE)
+        clock.shift(settings.JWT_REFRESH_TOKEN_LIFETIME + 1)
+        assert refresh_rest(api, tokens["refresh"]).status_code == 401
+
+
+def test_access_token_expires_after_its_lifetime(api):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        tokens = api.sign_up(PHONE)
+        assert verify_rest(api, tokens["access"]).json() == {}
+        assert api.gql(ME, token=tokens["access"]).data["me"]["phoneNumber"]
+        clock.shift(301)
+        response = verify_rest(api, tokens["access"])
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_not_valid"
+        assert api.gql(VERIFY, {"t": tokens["access"]}).error_codes == ["INVALID_TOKEN"]
+        assert api.gql(ME, token=tokens["access"]).error_codes == ["INVALID_TOKEN"]
+
+
+def test_verify_returns_the_payload(api):
+    tokens = api.sign_up(PHONE)
+    payload = api.gql(VERIFY, {"t": tokens["access"]}).data["verifyToken"]["payload"]
+    assert payload["phoneNumber"] == "+989112223344"
+    assert payload["exp"] - payload["iat"] == 300
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def forged_tokens(real: str) -> dict[str, str]:
+    claims = jwt.decode(real, options={"verify_signature": False})
+    header, body, signature = real.split(".")
+    tampered = dict(claims, sub="999")
+    return {
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "other key": jwt.encode(claims, "another-secret-key-that-is-long-enough-000", "HS256"),
+        "other algorithm": jwt.encode(claims, settings.SECRET_KEY, "HS512"),
+        "tampered body": f"{header}.{_b64(tampered)}.{signature}",
+        "bad signature": f"{header}.{body}.{signature[::-1]}",
+        "garbage": "not-a-jwt",
+        "empty segments": "..",
+        "huge": "a" * 100_000,
+    }
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "alg none",
+        "other key",
+        "other algorithm",
+        "tampered body",
+        "bad signature",
+        "garbage",
+        "empty segments",
+        "huge",
+    ],
+)
+def test_forged_tokens_are_rejected(api, kind):
+    forged = forged_tokens(api.sign_up(PHONE)["access"])[kind]
+    response = verify_rest(api, forged)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    assert api.gql(VERIFY, {"t": forged}).error_codes == ["INVALID_TOKEN"]
+    assert api.gql(ME, token=forged).error_codes == ["INVALID_TOKEN"]
+
+
+def test_access_token_of_a_deactivated_user_cannot_read_me(api):
+    from accounts.models import User
+
+    tokens = api.sign_up(PHONE)
+    User.objects.update(is_active=False)
+    assert api.gql(ME, token=tokens["access"]).error_codes == ["INVALID_TOKEN"]
+    assert refresh_rest(api, tokens["refresh"]).status_code == 401
+
+
+def test_revoke_logs_out(api):
+    tokens = api.sign_up(PHONE)
+    assert api.gql(REVOKE, {"t": tokens["refresh"]}).data == {"revokeToken": {"revoked": True}}
+    assert refresh_rest(api, tokens["refresh"]).status_code == 401
+    assert api.gql(REVOKE, {"t": tokens["refresh"]}).error_codes == ["INVALID_TOKEN"]
+
+
+def test_malformed_authorization_header_is_invalid_token(api):
+    result = api.gql(ME, HTTP_AUTHORIZATION="JWT")
+    assert result.error_codes == ["INVALID_TOKEN"]
+    tokens = api.sign_up(PHONE)
+    bearer = api.gql(ME, HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert bearer.data["me"]["phoneNumber"] == "+989112223344"
+
+
+def test_jwt_cookie_is_not_a_credential(api):
+    tokens = api.sign_up(PHONE)
+    api.client.cookies["JWT"] = tokens["access"]
+    assert api.gql(ME).data == {"me": None}
