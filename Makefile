@@ -1,0 +1,37 @@
+# Everything runs inside .venv, created on first use from the pinned requirements.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test test-services lint format clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed  ## Serve on 127.0.0.1:$(PORT) with DEBUG on and codes printed to the console
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql   REST: http://127.0.0.1:$(PORT)/accounts/api/"
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(BIN)/.installed  ## Run the test suite
+	$(BIN)/python -m pytest
+
+# The same suite on PostgreSQL (the test database is created and dropped by the run).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+
+lint: $(BIN)/.installed  ## Check formatting and lint
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache db.sqlite3 sent_sms
