@@ -152,3 +152,9 @@ def test_jwt_cookie_is_not_a_credential(api):
     tokens = api.sign_up(PHONE)
     api.client.cookies["JWT"] = tokens["access"]
     assert api.gql(ME).data == {"me": None}
+
+
+def test_every_access_token_is_distinct(api):
+    tokens = api.sign_up(PHONE)
+    rotated = refresh_rest(api, tokens["refresh"]).json()
+    assert rotated["access"] != tokens["access"]
