@@ -124,10 +124,10 @@ def login(*, phone_number: object, password: object) -> TokenPair:
                 )
                 _record_login(user)
         if outcome is otp.Outcome.ACCEPTED:
-            logger.info("Login with code for %s (created=%s)", mask_phone(phone), created)
+            logger.info("SMS login for %s (created=%s)", mask_phone(phone), created)
             return _issue_tokens(user, created=created)
         if outcome is otp.Outcome.REJECTED:
-            logger.info("Login refused: wrong code for %s", mask_phone(phone))
+            logger.info("Login refused: wrong one-time password for %s", mask_phone(phone))
             raise InvalidCredentials()
         # No live code: the digits may still be a fixed password.
 

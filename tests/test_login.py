@@ -192,3 +192,11 @@ def test_set_password_ends_other_sessions(api):
 def test_me_is_null_when_anonymous(api):
     result = api.gql(ME)
     assert result.data == {"me": None} and result.errors == []
+
+
+def test_scenario_2_returning_user_logs_in_with_a_new_code_over_rest(api):
+    api.sign_up(PHONE)
+    forget_sent_codes(api)
+    code = api.send_code("+98 911 222 33 44")
+    assert api.login("00989112223344", code)["created"] is False
+    assert User.objects.count() == 1
