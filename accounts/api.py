@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import services
 from .errors import AccountsError, InvalidInput, RateLimited
+from .limits import client_ip
 
 logger = logging.getLogger("accounts")
 
@@ -90,7 +91,7 @@ def _field(data: dict, name: str) -> str:
 
 @endpoint("GET")
 def user_status(request: HttpRequest, phone_number: str) -> JsonResponse:
-    status = services.user_status(phone_number=phone_number)
+    status = services.user_status(phone_number=phone_number, client_ip=client_ip(request))
     if not status.exists:
         return JsonResponse(
             {"detail": "No account with this phone number.", "code": "NOT_FOUND"}, status=404
@@ -100,7 +101,7 @@ def user_status(request: HttpRequest, phone_number: str) -> JsonResponse:
 
 @endpoint("GET", "POST")
 def send_otp(request: HttpRequest, phone_number: str) -> JsonResponse:
-    sent = services.send_otp(phone_number=phone_number)
+    sent = services.send_otp(phone_number=phone_number, client_ip=client_ip(request))
     return JsonResponse(
         {"details": "otp sent", "expires_in": sent.expires_in, "retry_after": sent.retry_after}
     )
@@ -110,7 +111,9 @@ def send_otp(request: HttpRequest, phone_number: str) -> JsonResponse:
 def token_obtain(request: HttpRequest) -> JsonResponse:
     data = _body(request)
     pair = services.login(
-        phone_number=_field(data, "phone_number"), password=_field(data, "password")
+        phone_number=_field(data, "phone_number"),
+        password=_field(data, "password"),
+        client_ip=client_ip(request),
     )
     return JsonResponse({"refresh": pair.refresh, "access": pair.access, "created": pair.created})
 

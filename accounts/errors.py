@@ -7,6 +7,7 @@ GraphQL view and the REST views each map this family in one place.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -15,8 +16,10 @@ class AccountsError(Exception):
     status: int = 400
     message: str = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, **extra: Any) -> None:
+    def __init__(self, message: str | None = None, *, reason: str = "", **extra: Any) -> None:
         self.message = message or self.message
+        # Why, for the log only: clients see the same answer whatever the reason.
+        self.reason = reason
         self.extra = extra
         super().__init__(self.message)
 
@@ -37,9 +40,9 @@ class RateLimited(AccountsError):
     status = 429
     message = "Too many requests. Try again later."
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        self.retry_after = max(1, int(retry_after))
-        super().__init__(message, retry_after=self.retry_after)
+    def __init__(self, retry_after: float, message: str | None = None, *, reason: str = "") -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(message, reason=reason, retry_after=self.retry_after)
 
 
 class InvalidToken(AccountsError):
@@ -58,9 +61,11 @@ class InvalidPassword(AccountsError):
     code = "INVALID_PASSWORD"
     message = "The password does not meet the requirements."
 
-    def __init__(self, messages: list[str], message: str | None = None) -> None:
+    def __init__(
+        self, messages: list[str], message: str | None = None, *, reason: str = ""
+    ) -> None:
         self.messages = list(messages)
-        super().__init__(message or " ".join(self.messages), messages=self.messages)
+        super().__init__(message or " ".join(self.messages), reason=reason, messages=self.messages)
 
 
 class SMSDeliveryFailed(AccountsError):

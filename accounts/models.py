@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 from graphql_jwt.refresh_token.models import AbstractRefreshToken
+from graphql_jwt.settings import jwt_settings
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -31,6 +32,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Fixed-password guessing: counted per account, reset by any successful login.
+    failed_logins = models.PositiveIntegerField(default=0, editable=False)
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -59,11 +63,13 @@ class OTPChallenge(models.Model):
     """
 
     phone_number = PhoneNumberField(unique=True)
-    code_hash = models.CharField(max_length=64, editable=False)
-    sent_at = models.DateTimeField()
+    code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+    # Unix times of the codes sent in the last hour, for the per-number hourly cap.
+    recent_sends = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "OTP challenge"
@@ -96,6 +102,18 @@ class RefreshToken(AbstractRefreshToken):
         verbose_name="user",
     )
 
+    class Reason(models.TextChoices):
+        ROTATED = "rotated", "rotated"
+        LOGOUT = "logout", "logged out"
+        PASSWORD_CHANGED = "password_changed", "password changed"
+        REUSE_DETECTED = "reuse_detected", "reuse detected"
+        ADMIN = "admin", "revoked by an admin"
+
+    # Absolute: a rotated token inherits its parent's expiry, so a session ends
+    # JWT_REFRESH_TOKEN_LIFETIME after the login that started it.
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+
     class Meta(AbstractRefreshToken.Meta):
         abstract = False
         constraints = [models.UniqueConstraint(fields=["token"], name="refresh_token_hash_unique")]
@@ -106,11 +124,27 @@ class RefreshToken(AbstractRefreshToken):
 
     def save(self, *args, **kwargs) -> None:
         if not self.token:
-            raw = self.generate_token()
+            raw = getattr(self, "_cached_token", None) or self.generate_token()
             self._cached_token = raw
             self.token = hash_refresh_token(raw)
+        if self.expires_at is None:
+            self.expires_at = timezone.now() + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
         super().save(*args, **kwargs)
 
     def get_token(self) -> str:
         """The raw token; only known right after creation."""
         return self._cached_token
+
+    def is_expired(self, request=None) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class RateCounter(models.Model):
+    """A fixed-window counter shared by every process (see `accounts.limits`)."""
+
+    key = models.CharField(max_length=64, unique=True)  # SHA-256 of scope and subject
+    window_end = models.BigIntegerField(db_index=True)  # Unix time the window closes
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.count} until {self.window_end}"

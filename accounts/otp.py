@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -18,6 +19,7 @@ from .errors import RateLimited
 from .models import OTPChallenge
 
 _HMAC_SALT = "accounts.otp.code"
+HOUR = 3600
 # Rows removed per send by the inline prune; `purge_otps` removes the rest.
 PRUNE_BATCH = 100
 
@@ -33,6 +35,7 @@ class IssuedCode:
     phone_number: PhoneNumber
     code: str
     code_hash: str
+    sent_at: float  # Unix time
     expires_in: int
     retry_after: int
 
@@ -52,53 +55,72 @@ def hash_code(phone_number: PhoneNumber, code: str) -> str:
     return salted_hmac(_HMAC_SALT, message, algorithm="sha256").hexdigest()
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, int((moment - now).total_seconds() + 0.999))
+def _locked_challenge(phone_number: PhoneNumber) -> OTPChallenge:
+    """The number's row, created if missing, locked until the transaction ends."""
+    OTPChallenge.objects.bulk_create(
+        [OTPChallenge(phone_number=phone_number, expires_at=timezone.now())],
+        ignore_conflicts=True,
+    )
+    return OTPChallenge.objects.select_for_update().get(phone_number=phone_number)
 
 
 def issue(phone_number: PhoneNumber) -> IssuedCode:
     """Create a new code for the number, killing any previous one.
 
-    Raises `RateLimited` while the previous code is inside its resend cooldown. The
-    check and the write are one conditional statement, so concurrent requests for
-    one number issue exactly one code.
+    Raises `RateLimited` inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR`
+    codes went to the number in the last hour (a sliding hour). The check and the
+    write happen under the row's lock, so concurrent requests issue one code.
     """
     now = timezone.now()
-    cooldown = timedelta(seconds=settings.OTP_RESEND_COOLDOWN)
+    stamp = now.timestamp()
+    cooldown = settings.OTP_RESEND_COOLDOWN
+    per_hour = settings.OTP_MAX_SENDS_PER_HOUR
     code = generate_code()
-    fields = {
-        "code_hash": hash_code(phone_number, code),
-        "sent_at": now,
-        "expires_at": now + timedelta(seconds=settings.OTP_TTL),
-        "attempts": 0,
-        "used_at": None,
-    }
-    rows = OTPChallenge.objects.filter(phone_number=phone_number)
-    if not rows.filter(sent_at__lte=now - cooldown).update(**fields):
-        last_sent = rows.values_list("sent_at", flat=True).first()
-        if last_sent is not None:
-            raise RateLimited(retry_after=_seconds_until(last_sent + cooldown, now))
-        try:
-            with transaction.atomic():
-                OTPChallenge.objects.create(phone_number=phone_number, **fields)
-        except IntegrityError:
-            # Another request created the row between our two statements.
-            raise RateLimited(retry_after=settings.OTP_RESEND_COOLDOWN) from None
+    with transaction.atomic():
+        challenge = _locked_challenge(phone_number)
+        recent = sorted(t for t in challenge.recent_sends if t > stamp - HOUR)
+        if recent and recent[-1] + cooldown > stamp:
+            raise RateLimited(recent[-1] + cooldown - stamp, reason="per-number cooldown")
+        if len(recent) >= per_hour:
+            raise RateLimited(recent[-per_hour] + HOUR - stamp, reason="per-number hourly cap")
+        recent = [*recent, stamp][-per_hour:]
+        challenge.code_hash = hash_code(phone_number, code)
+        challenge.sent_at = now
+        challenge.expires_at = now + timedelta(seconds=settings.OTP_TTL)
+        challenge.attempts = 0
+        challenge.used_at = None
+        challenge.recent_sends = recent
+        challenge.save()
     _prune(now)
+    retry_after = cooldown
+    if len(recent) >= per_hour:
+        retry_after = max(cooldown, math.ceil(recent[0] + HOUR - stamp))
     return IssuedCode(
         phone_number=phone_number,
         code=code,
-        code_hash=fields["code_hash"],
+        code_hash=challenge.code_hash,
+        sent_at=stamp,
         expires_in=settings.OTP_TTL,
-        retry_after=settings.OTP_RESEND_COOLDOWN,
+        retry_after=retry_after,
     )
 
 
 def withdraw(issued: IssuedCode) -> None:
-    """Undo `issue` after the SMS could not be sent: no code, no cooldown."""
-    OTPChallenge.objects.filter(
-        phone_number=issued.phone_number, code_hash=issued.code_hash
-    ).delete()
+    """Undo `issue` after the SMS could not be sent: the code dies, and neither the
+    cooldown nor the hourly cap counts it."""
+    with transaction.atomic():
+        challenge = (
+            OTPChallenge.objects.select_for_update()
+            .filter(phone_number=issued.phone_number, code_hash=issued.code_hash)
+            .first()
+        )
+        if challenge is None:
+            return
+        challenge.recent_sends = [t for t in challenge.recent_sends if t != issued.sent_at]
+        challenge.code_hash = ""
+        challenge.sent_at = None
+        challenge.expires_at = timezone.now()
+        challenge.save()
 
 
 def verify(phone_number: PhoneNumber, code: str) -> Outcome:
@@ -133,9 +155,8 @@ def verify(phone_number: PhoneNumber, code: str) -> Outcome:
 
 def _delete_dead(now: datetime, limit: int) -> tuple[int, int]:
     """Delete up to `limit` challenges past retention; return (found, deleted)."""
-    cutoff = now - timedelta(seconds=settings.OTP_RETENTION)
-    # A row must outlive its cooldown, whatever the retention says.
-    cutoff = min(cutoff, now - timedelta(seconds=settings.OTP_RESEND_COOLDOWN))
+    # A row holds the number's cooldown and hourly cap: keep it an hour at least.
+    cutoff = now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR))
     dead = OTPChallenge.objects.filter(expires_at__lt=cutoff)
     pks = list(dead.values_list("pk", flat=True)[:limit])
     if not pks:

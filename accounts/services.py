@@ -2,42 +2,53 @@
 
 Every function takes raw client input as keyword arguments, raises only
 `AccountsError` subclasses for anything a client did, and returns plain values.
+Every refusal is logged once, here, with its reason, the masked number and the
+client's IP; codes and passwords never reach a log.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 from graphql_jwt.exceptions import JSONWebTokenError
-from graphql_jwt.refresh_token.shortcuts import create_refresh_token
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import otp, sms
+from . import limits, otp, sms, tokens
 from .errors import (
+    AccountsError,
     InvalidCredentials,
     InvalidInput,
     InvalidPassword,
     InvalidPhoneNumber,
     InvalidToken,
+    RateLimited,
     SMSDeliveryFailed,
     Unauthenticated,
 )
-from .models import RefreshToken, User, hash_refresh_token
+from .models import RefreshToken, User
 from .phone import is_sms_eligible, mask_phone, normalize_phone, to_ascii_digits
 
 logger = logging.getLogger("accounts")
 
 # Longer secrets than this are refused before any hashing or parsing.
 MAX_SECRET_LENGTH = 4096
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,30 @@ class TokenPair:
     created: bool = False
 
 
-def user_status(*, phone_number: object) -> UserStatus:
+def use_case(function: Callable[P, R]) -> Callable[P, R]:
+    """Log every refusal of `function` once, with its reason, number and client IP."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except AccountsError as error:
+            logger.warning(
+                "%s refused: %s%s phone=%s ip=%s",
+                function.__name__,
+                error.code,
+                f" ({error.reason})" if error.reason else "",
+                _masked(kwargs.get("phone_number"), kwargs.get("user")),
+                kwargs.get("client_ip") or "-",
+            )
+            raise
+
+    return wrapper
+
+
+@use_case
+def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
+    limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip)
     phone = normalize_phone(phone_number)
     user = User.objects.filter(phone_number=phone).only("password").first()
     return UserStatus(
@@ -74,13 +108,19 @@ def user_status(*, phone_number: object) -> UserStatus:
     )
 
 
-def send_otp(*, phone_number: object) -> SentCode:
+@use_case
+def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     """Text a new one-time code to a mobile number in an allowed region."""
+    limits.hit(limits.OTP_SENDS_PER_IP, client_ip)
     phone = normalize_phone(phone_number)
     if not is_sms_eligible(phone):
-        logger.info("send_otp refused: not an eligible mobile number %s", mask_phone(phone))
-        raise InvalidPhoneNumber()
+        raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
     issued = otp.issue(phone)
+    try:
+        limits.hit(limits.SMS_GLOBAL, "all")
+    except RateLimited:
+        otp.withdraw(issued)
+        raise
     body = settings.SMS_OTP_TEMPLATE.format(
         app_name=settings.APP_NAME,
         code=issued.code,
@@ -90,28 +130,36 @@ def send_otp(*, phone_number: object) -> SentCode:
         sms.send_sms(phone.as_e164, body)
     except Exception as exc:
         otp.withdraw(issued)
-        # The exception text may quote the message, so only its type is logged.
-        logger.error("SMS delivery failed for %s: %s", mask_phone(phone), type(exc).__name__)
-        raise SMSDeliveryFailed() from None
-    logger.info("Code sent to %s", mask_phone(phone))
+        # The exception text may quote the message, so only its type is kept.
+        raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
+    logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)
     return SentCode(
         phone_number=phone, expires_in=issued.expires_in, retry_after=issued.retry_after
     )
 
 
-def login(*, phone_number: object, password: object) -> TokenPair:
+@use_case
+def login(*, phone_number: object, password: object, client_ip: str) -> TokenPair:
     """Log in with a one-time code or a fixed password (both arrive as `password`).
 
     A code for an unknown number creates the account. Every failure is the same
-    `InvalidCredentials`, whatever went wrong.
+    `InvalidCredentials`, whatever went wrong; lockouts are `RateLimited`.
     """
     phone = normalize_phone(phone_number)
     if not isinstance(password, str) or not password or len(password) > MAX_SECRET_LENGTH:
-        raise InvalidCredentials()
+        raise InvalidCredentials(reason="empty or oversized password")
+    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
+    try:
+        return _login(phone, password)
+    except InvalidCredentials:
+        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
+        raise
+
+
+def _login(phone: PhoneNumber, password: str) -> TokenPair:
     user = User.objects.filter(phone_number=phone).first()
     if user is not None and not user.is_active:
-        logger.info("Login refused: inactive account %s", mask_phone(phone))
-        raise InvalidCredentials()
+        raise InvalidCredentials(reason="inactive account")
 
     code = to_ascii_digits(password)
     if otp.looks_like_code(code):
@@ -127,48 +175,44 @@ def login(*, phone_number: object, password: object) -> TokenPair:
             logger.info("SMS login for %s (created=%s)", mask_phone(phone), created)
             return _issue_tokens(user, created=created)
         if outcome is otp.Outcome.REJECTED:
-            logger.info("Login refused: wrong one-time password for %s", mask_phone(phone))
-            raise InvalidCredentials()
+            raise InvalidCredentials(reason="wrong one-time password")
         # No live code: the digits may still be a fixed password.
 
-    # An unusable password is checked without running the hasher.
-    if user is None or not user.has_usable_password() or not user.check_password(password):
-        logger.info("Login refused: bad credentials for %s", mask_phone(phone))
-        raise InvalidCredentials()
+    # An unusable password is refused without running the hasher.
+    if user is None:
+        raise InvalidCredentials(reason="unknown number")
+    if not user.has_usable_password():
+        raise InvalidCredentials(reason="no fixed password set")
+    _claim_password_attempt(user)
+    if not user.check_password(password):
+        raise InvalidCredentials(reason="wrong password")
     _record_login(user)
-    logger.info("Login with password for %s", mask_phone(phone))
+    logger.info("Password login for %s", mask_phone(phone))
     return _issue_tokens(user)
 
 
+@use_case
 def refresh(*, refresh_token: object) -> TokenPair:
     """Trade a live refresh token for a new pair; the old refresh token is revoked."""
-    raw = _require_token(refresh_token)
-    with transaction.atomic():
-        current = (
-            RefreshToken.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(token=hash_refresh_token(raw), revoked__isnull=True)
-            .first()
-        )
-        if current is None or current.is_expired() or not current.user.is_active:
-            raise InvalidToken()
-        current.revoke()
-        return _issue_tokens(current.user)
+    rotation = tokens.rotate_refresh_token(_require_token(refresh_token))
+    if rotation.token is None:
+        if rotation.reuse_detected:
+            logger.warning("Refresh token reuse: every session of the account was revoked")
+        raise InvalidToken(reason=rotation.error)
+    return _token_pair(rotation.token)
 
 
+@use_case
 def verify(*, token: object) -> dict:
     """Return the payload of a valid, unexpired access token."""
     return _decode_access_token(_require_token(token))
 
 
+@use_case
 def revoke(*, refresh_token: object) -> None:
     """Log out: revoke one live refresh token."""
-    raw = _require_token(refresh_token)
-    revoked = RefreshToken.objects.filter(
-        token=hash_refresh_token(raw), revoked__isnull=True
-    ).update(revoked=timezone.now())
-    if not revoked:
-        raise InvalidToken()
+    if not tokens.revoke_refresh_token(_require_token(refresh_token), RefreshToken.Reason.LOGOUT):
+        raise InvalidToken(reason="no live refresh token")
 
 
 def authenticate(*, access_token: str | None) -> User | None:
@@ -176,14 +220,18 @@ def authenticate(*, access_token: str | None) -> User | None:
     if access_token is None:
         return None
     payload = _decode_access_token(_require_token(access_token))
-    user = _user_by_payload(payload)
+    try:
+        user = get_user_by_payload(payload)
+    except JSONWebTokenError:
+        user = None
     if user is None:
-        raise InvalidToken()
+        raise InvalidToken(reason="no active user for the token")
     return user
 
 
+@use_case
 def set_password(*, user: User | None, password: object, old_password: object = None) -> TokenPair:
-    """Set or change the fixed password; every other session of the user ends.
+    """Set or change the fixed password; every session of the user ends.
 
     Returns a fresh token pair so the caller stays logged in.
     """
@@ -191,69 +239,109 @@ def set_password(*, user: User | None, password: object, old_password: object = 
         raise Unauthenticated()
     if not isinstance(password, str) or len(password) > MAX_SECRET_LENGTH:
         raise InvalidInput("password must be a string.")
-    if user.has_usable_password():
-        if (
-            not isinstance(old_password, str)
-            or len(old_password) > MAX_SECRET_LENGTH
-            or not user.check_password(old_password)
-        ):
-            logger.info(
-                "set_password refused: wrong old password for %s", mask_phone(user.phone_number)
-            )
-            raise InvalidCredentials("The old password is incorrect.")
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidPassword(exc.messages) from None
+        raise InvalidPassword(exc.messages, reason="rejected by validators") from None
+    if user.has_usable_password():
+        if not isinstance(old_password, str) or len(old_password) > MAX_SECRET_LENGTH:
+            raise InvalidCredentials("The old password is incorrect.", reason="no old password")
+        _claim_password_attempt(user)
+        if not user.check_password(old_password):
+            raise InvalidCredentials("The old password is incorrect.", reason="wrong old password")
     with transaction.atomic():
         user.set_password(password)
-        user.save(update_fields=["password"])
-        RefreshToken.objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
+        user.failed_logins, user.locked_until = 0, None
+        user.save(update_fields=["password", "failed_logins", "locked_until"])
+        tokens.revoke_all_refresh_tokens(user, RefreshToken.Reason.PASSWORD_CHANGED)
         return _issue_tokens(user)
 
 
 # --- helpers ----------------------------------------------------------------------
 
 
+def _masked(phone_number: object, user: User | None) -> str:
+    if user is not None:
+        return mask_phone(user.phone_number)
+    try:
+        return mask_phone(normalize_phone(phone_number))
+    except InvalidPhoneNumber:
+        return "-"
+
+
 def _require_token(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_SECRET_LENGTH:
-        raise InvalidToken()
+        raise InvalidToken(reason="malformed token")
     return value
 
 
 def _decode_access_token(token: str) -> dict:
     try:
         payload = get_payload(token)
-    except JSONWebTokenError:
-        raise InvalidToken() from None
+    except JSONWebTokenError as error:
+        raise InvalidToken(reason=str(error)) from None
     if (
         not isinstance(payload, dict)
         or jwt_settings.JWT_PAYLOAD_GET_USERNAME_HANDLER(payload) is None
     ):
-        raise InvalidToken()
+        raise InvalidToken(reason="payload without a subject")
     return payload
 
 
-def _user_by_payload(payload: dict) -> User | None:
-    try:
-        return get_user_by_payload(payload)
-    except JSONWebTokenError:
-        return None
+def _lockout_expression(now):
+    """`locked_until` after one more failure: after PASSWORD_LOCKOUT_THRESHOLD failures
+    the account locks for PASSWORD_LOCKOUT_SECONDS, doubling with every further failure
+    up to PASSWORD_LOCKOUT_MAX_SECONDS."""
+    threshold = settings.PASSWORD_LOCKOUT_THRESHOLD
+    ceiling = settings.PASSWORD_LOCKOUT_MAX_SECONDS
+    steps, failures = [], threshold
+    while True:
+        seconds = min(ceiling, settings.PASSWORD_LOCKOUT_SECONDS * 2 ** (failures - threshold))
+        steps.append(When(failed_logins=failures - 1, then=Value(now + timedelta(seconds=seconds))))
+        if seconds >= ceiling:
+            break
+        failures += 1
+    steps.append(When(failed_logins__gte=failures, then=Value(now + timedelta(seconds=ceiling))))
+    return Case(*steps, default=F("locked_until"), output_field=DateTimeField())
+
+
+def _claim_password_attempt(user: User) -> None:
+    """Count a password attempt before the hasher runs, or refuse it while locked.
+
+    One conditional update, so parallel guesses cannot get past the lock: an attempt
+    is only evaluated if it was counted while the account was unlocked.
+    """
+    now = timezone.now()
+    claimed = (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .update(failed_logins=F("failed_logins") + 1, locked_until=_lockout_expression(now))
+    )
+    if not claimed:
+        locked_until = User.objects.values_list("locked_until", flat=True).get(pk=user.pk)
+        # The same answer whether or not the password would have been right.
+        raise RateLimited((locked_until - now).total_seconds(), reason="password lockout")
 
 
 def _record_login(user: User) -> None:
     user.last_login = timezone.now()
-    User.objects.filter(pk=user.pk).update(last_login=user.last_login)
+    User.objects.filter(pk=user.pk).update(
+        last_login=user.last_login, failed_logins=0, locked_until=None
+    )
 
 
 def _issue_tokens(user: User, *, created: bool = False) -> TokenPair:
+    return _token_pair(tokens.issue_refresh_token(user), created=created)
+
+
+def _token_pair(refresh_token: RefreshToken, *, created: bool = False) -> TokenPair:
+    user = refresh_token.user
     payload = jwt_settings.JWT_PAYLOAD_HANDLER(user)
     return TokenPair(
         user=user,
         access=jwt_settings.JWT_ENCODE_HANDLER(payload),
-        refresh=create_refresh_token(user).get_token(),
+        refresh=refresh_token.get_token(),
         payload=payload,
-        refresh_expires_at=payload["iat"]
-        + int(jwt_settings.JWT_REFRESH_EXPIRATION_DELTA.total_seconds()),
+        refresh_expires_at=int(refresh_token.expires_at.timestamp()),
         created=created,
     )

@@ -1,13 +1,18 @@
-"""Hooks that fit django-graphql-jwt to this user model and to hashed refresh tokens.
-
-Named in `settings.GRAPHQL_JWT`; the library calls them.
+"""Tokens: the hooks that fit django-graphql-jwt to this user model (named in
+`settings.GRAPHQL_JWT`), and the life of refresh tokens: issue, rotate, revoke.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
 
 from .models import RefreshToken, User, hash_refresh_token
@@ -37,3 +42,87 @@ def get_active_user(user_id: str) -> User | None:
 
 def get_live_refresh_token(refresh_token_model, token: str, context=None) -> RefreshToken:
     return refresh_token_model.objects.get(token=hash_refresh_token(token), revoked__isnull=True)
+
+
+# --- refresh tokens: issue, rotate, revoke ---------------------------------------
+
+
+def _child_token(raw: str) -> str:
+    """The token that replaces `raw` on rotation: the same for every retry of one
+    rotation, and unguessable without both `raw` and the server's key."""
+    return salted_hmac("accounts.refresh.rotation", raw, algorithm="sha256").hexdigest()
+
+
+def issue_refresh_token(user: User, *, expires_at=None, raw: str | None = None) -> RefreshToken:
+    """Store a new refresh token; its raw value is `.get_token()`, this once."""
+    token = RefreshToken(user=user, expires_at=expires_at)
+    if raw is not None:
+        token._cached_token = raw
+    token.save()
+    return token
+
+
+@dataclass(frozen=True)
+class Rotation:
+    token: RefreshToken | None
+    error: str = ""  # why the rotation was refused, for the log
+    reuse_detected: bool = False
+
+
+def rotate_refresh_token(raw: str) -> Rotation:
+    """Revoke a live refresh token and issue its replacement, under a row lock.
+
+    A retry of the same rotation within `JWT_REFRESH_TOKEN_REUSE_GRACE` seconds gets
+    the same replacement (the client may have lost the answer). A rotated token
+    presented later is taken as stolen: every live refresh token of its user is
+    revoked. Refusals are returned, not raised, so the revocation is committed.
+    """
+    now = timezone.now()
+    child_raw = _child_token(raw)
+    with transaction.atomic():
+        current = (
+            RefreshToken.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(token=hash_refresh_token(raw))
+            .first()
+        )
+        if current is None:
+            return Rotation(None, "unknown refresh token")
+        if current.is_expired():
+            return Rotation(None, "expired refresh token")
+        if not current.user.is_active:
+            return Rotation(None, "inactive account")
+        if current.revoked is None:
+            current.revoked = now
+            current.revoked_reason = RefreshToken.Reason.ROTATED
+            current.save(update_fields=["revoked", "revoked_reason"])
+            return Rotation(
+                issue_refresh_token(current.user, expires_at=current.expires_at, raw=child_raw)
+            )
+        if current.revoked_reason != RefreshToken.Reason.ROTATED:
+            return Rotation(None, f"revoked refresh token ({current.revoked_reason})")
+        grace = timedelta(seconds=settings.JWT_REFRESH_TOKEN_REUSE_GRACE)
+        if now - current.revoked <= grace:
+            child = RefreshToken.objects.filter(
+                token=hash_refresh_token(child_raw), revoked__isnull=True
+            ).first()
+            if child is not None:
+                child._cached_token = child_raw
+                return Rotation(child)
+        revoke_all_refresh_tokens(current.user, RefreshToken.Reason.REUSE_DETECTED)
+        return Rotation(None, "rotated refresh token reused", reuse_detected=True)
+
+
+def revoke_refresh_token(raw: str, reason: str) -> bool:
+    """Revoke one live refresh token; False if there was none."""
+    return bool(
+        RefreshToken.objects.filter(token=hash_refresh_token(raw), revoked__isnull=True).update(
+            revoked=timezone.now(), revoked_reason=reason
+        )
+    )
+
+
+def revoke_all_refresh_tokens(user: User, reason: str) -> int:
+    return RefreshToken.objects.filter(user=user, revoked__isnull=True).update(
+        revoked=timezone.now(), revoked_reason=reason
+    )

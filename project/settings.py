@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,8 +128,25 @@ OTP_LENGTH = env.int("OTP_LENGTH", default=6)
 OTP_TTL = env.int("OTP_TTL", default=120)
 OTP_RESEND_COOLDOWN = env.int("OTP_RESEND_COOLDOWN", default=60)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
-# How long a dead challenge row is kept before `purge_otps` (or the next send) removes it.
-OTP_RETENTION = env.int("OTP_RETENTION", default=24 * 3600)
+# Codes per number in any sliding hour: with OTP_MAX_ATTEMPTS, at most 25 guesses an hour.
+OTP_MAX_SENDS_PER_HOUR = env.int("OTP_MAX_SENDS_PER_HOUR", default=5)
+# How long a dead challenge row is kept (an hour at least) before it is purged.
+OTP_RETENTION = env.int("OTP_RETENTION", default=3600)
+
+# Abuse limits, per client IP and overall (fixed one-hour windows).
+OTP_SENDS_PER_IP_PER_HOUR = env.int("OTP_SENDS_PER_IP_PER_HOUR", default=20)
+STATUS_LOOKUPS_PER_IP_PER_HOUR = env.int("STATUS_LOOKUPS_PER_IP_PER_HOUR", default=300)
+LOGIN_FAILURES_PER_IP_PER_HOUR = env.int("LOGIN_FAILURES_PER_IP_PER_HOUR", default=100)
+SMS_MAX_PER_HOUR = env.int("SMS_MAX_PER_HOUR", default=1000)
+# Fixed-password guessing per account: lock after this many failures, doubling after.
+PASSWORD_LOCKOUT_THRESHOLD = env.int("PASSWORD_LOCKOUT_THRESHOLD", default=10)
+PASSWORD_LOCKOUT_SECONDS = env.int("PASSWORD_LOCKOUT_SECONDS", default=900)
+PASSWORD_LOCKOUT_MAX_SECONDS = env.int("PASSWORD_LOCKOUT_MAX_SECONDS", default=24 * 3600)
+# Where rate-limit counters live: "database" (default) or "cache" (Django's default cache).
+RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="database")
+# How many reverse proxies in front of the service append to X-Forwarded-For. 0: the
+# header is ignored and the client IP is the socket's peer.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # SMS delivery.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
@@ -142,6 +160,9 @@ SMS_OTP_TEMPLATE = env.str(
 # Tokens: short-lived access JWTs, long-running rotating refresh tokens.
 JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
 JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=30 * 24 * 3600)
+# Seconds during which retrying one rotation returns the same new refresh token instead
+# of being treated as theft.
+JWT_REFRESH_TOKEN_REUSE_GRACE = env.int("JWT_REFRESH_TOKEN_REUSE_GRACE", default=5)
 
 GRAPHQL_JWT = {
     "JWT_ALGORITHM": "HS256",
@@ -165,3 +186,15 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": False,
 }
 GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=DEBUG)
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=DEBUG)
+# Caps on one GraphQL document, counted after fragments are expanded.
+GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
+GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=64)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=8)
+# sendOtp, tokenAuth and setPassword fields allowed in one document.
+GRAPHQL_MAX_SENSITIVE_FIELDS = env.int("GRAPHQL_MAX_SENSITIVE_FIELDS", default=1)
+
+# Request bodies larger than this get 413.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100

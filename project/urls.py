@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
@@ -8,7 +7,7 @@ from schema.views import GraphQLView
 from .health import healthz
 
 urlpatterns = [
-    path("graphql", csrf_exempt(GraphQLView.as_view(graphiql=settings.GRAPHIQL_ENABLED))),
+    path("graphql", csrf_exempt(GraphQLView.as_view()), name="graphql"),
     path("accounts/api/", include("accounts.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

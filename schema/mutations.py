@@ -2,6 +2,7 @@ import graphene
 from graphene.types.generic import GenericScalar
 
 from accounts import services
+from accounts.limits import client_ip
 
 from .auth import current_user
 from .types import PHONE_ARGUMENT, User
@@ -49,7 +50,7 @@ class SendOtp(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, phone_number):
-        sent = services.send_otp(phone_number=phone_number)
+        sent = services.send_otp(phone_number=phone_number, client_ip=client_ip(info.context))
         return SendOtp(sent=True, expires_in=sent.expires_in, retry_after=sent.retry_after)
 
 
@@ -74,7 +75,9 @@ class TokenAuth(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, phone_number, password):
-        pair = services.login(phone_number=phone_number, password=password)
+        pair = services.login(
+            phone_number=phone_number, password=password, client_ip=client_ip(info.context)
+        )
         return cls.from_pair(pair, created=pair.created, user=pair.user)
 
 

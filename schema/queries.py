@@ -1,6 +1,7 @@
 import graphene
 
 from accounts import services
+from accounts.limits import client_ip
 
 from .auth import current_user
 from .types import PHONE_ARGUMENT, User, UserStatus
@@ -24,7 +25,7 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_user_status(root, info, phone_number):
-        return services.user_status(phone_number=phone_number)
+        return services.user_status(phone_number=phone_number, client_ip=client_ip(info.context))
 
     @staticmethod
     def resolve_me(root, info):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBadRequest
 from graphene.utils.str_converters import to_camel_case
 from graphene_django.views import GraphQLView as BaseGraphQLView
@@ -11,6 +13,9 @@ from graphene_django.views import HttpError
 from graphql import GraphQLError
 
 from accounts.errors import AccountsError
+from project.middleware import too_large_response
+
+from .validation import validation_rules
 
 logger = logging.getLogger("accounts")
 
@@ -27,8 +32,12 @@ def format_accounts_error(error: GraphQLError, original: AccountsError) -> dict:
 class GraphQLView(BaseGraphQLView):
     @staticmethod
     def format_error(error):
+        if isinstance(error, HttpError):
+            code = "REQUEST_TOO_LARGE" if error.response.status_code == 413 else "BAD_REQUEST"
+            return {"message": str(error), "extensions": {"code": code}}
         if not isinstance(error, GraphQLError):
-            return {"message": str(error), "extensions": {"code": "BAD_REQUEST"}}
+            logger.error("Unhandled error in GraphQL request", exc_info=error)
+            return {"message": "Internal server error.", "extensions": {"code": "INTERNAL_ERROR"}}
         original = error.original_error
         if isinstance(original, AccountsError):
             return format_accounts_error(error, original)
@@ -40,10 +49,30 @@ class GraphQLView(BaseGraphQLView):
             formatted["extensions"] = {"code": "INTERNAL_ERROR"}
             return formatted
         formatted = error.formatted
-        formatted.setdefault("extensions", {})["code"] = "GRAPHQL_VALIDATION_FAILED"
+        formatted.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         return formatted
 
+    @property
+    def graphiql(self):
+        return settings.GRAPHIQL_ENABLED
+
+    @graphiql.setter
+    def graphiql(self, value):
+        """GraphiQL follows GRAPHIQL_ENABLED; graphene-django's argument is unused."""
+
+    @property
+    def validation_rules(self):
+        return validation_rules()
+
+    @validation_rules.setter
+    def validation_rules(self, value):
+        """Rules follow the settings of the moment; graphene-django's argument is unused."""
+
     def parse_body(self, request):
+        try:
+            _ = request.body  # read here first, so a too-large body is a 413, not a 400
+        except RequestDataTooBig:
+            raise HttpError(too_large_response(), "The request body is too large.") from None
         try:
             return super().parse_body(request)
         except UnicodeDecodeError:
