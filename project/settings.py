@@ -111,6 +111,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django logs every 4xx with its path, which holds the full phone number; the
+        # service logs each refusal itself, masked. Server errors are still logged.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # --- Product settings -------------------------------------------------------------

@@ -64,3 +64,20 @@ def test_parallel_wrong_guesses_cannot_pass_the_attempt_cap():
     assert statuses == [401] * THREADS
     assert OTPChallenge.objects.get().attempts == 5
     assert login(code).status_code == 401
+
+
+def test_simultaneous_refreshes_of_one_token_mint_one_child():
+    tokens = Api(Client()).sign_up(PHONE)
+
+    def refresh(i):
+        return Client().post(
+            "/accounts/api/token/refresh/",
+            {"refresh": tokens["refresh"]},
+            content_type="application/json",
+        )
+
+    responses = race(refresh)
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.json()["refresh"] for r in responses}) == 1
+    assert RefreshToken.objects.count() == 2
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
