@@ -7,17 +7,38 @@ import re
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+POSITIVE_SETTINGS = (
+    "OTP_TTL",
+    "OTP_MAX_ATTEMPTS",
+    "OTP_MAX_SENDS_PER_HOUR",
+    "OTP_SENDS_PER_IP_PER_HOUR",
+    "STATUS_LOOKUPS_PER_IP_PER_HOUR",
+    "LOGIN_FAILURES_PER_IP_PER_HOUR",
+    "SMS_MAX_PER_HOUR",
+    "PASSWORD_LOCKOUT_THRESHOLD",
+    "PASSWORD_LOCKOUT_SECONDS",
+    "PASSWORD_LOCKOUT_MAX_SECONDS",
+    "GRAPHQL_MAX_DEPTH",
+    "GRAPHQL_MAX_FIELDS",
+    "GRAPHQL_MAX_SENSITIVE_FIELDS",
+    "MAX_REQUEST_BODY_BYTES",
+)
+
 
 @register(Tags.security, deploy=False)
 def check_otp_settings(app_configs, **kwargs):
     errors = []
     if not 4 <= settings.OTP_LENGTH <= 10:
         errors.append(Error("OTP_LENGTH must be between 4 and 10.", id="accounts.E001"))
-    for name in ("OTP_TTL", "OTP_MAX_ATTEMPTS"):
+    for name in POSITIVE_SETTINGS:
         if getattr(settings, name) < 1:
             errors.append(Error(f"{name} must be at least 1.", id="accounts.E002"))
-    if settings.OTP_RESEND_COOLDOWN < 0:
-        errors.append(Error("OTP_RESEND_COOLDOWN must not be negative.", id="accounts.E002"))
+    if not 0 <= settings.OTP_RESEND_COOLDOWN <= 3600:
+        errors.append(Error("OTP_RESEND_COOLDOWN must be 0 to 3600.", id="accounts.E002"))
+    if settings.TRUSTED_PROXY_COUNT < 0:
+        errors.append(Error("TRUSTED_PROXY_COUNT must not be negative.", id="accounts.E002"))
+    if settings.RATE_LIMIT_STORE not in ("database", "cache"):
+        errors.append(Error("RATE_LIMIT_STORE must be 'database' or 'cache'.", id="accounts.E005"))
     errors.extend(_check_template())
     if not settings.DEBUG and settings.SMS_BACKEND == "console":
         errors.append(

@@ -57,3 +57,19 @@ def test_bad_sms_template_fails_the_checks(settings, template):
 
 def test_default_settings_pass_the_checks():
     assert [m for m in run_checks() if m.is_serious()] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTP_LENGTH", 3),
+        ("OTP_MAX_ATTEMPTS", 0),
+        ("SMS_MAX_PER_HOUR", 0),
+        ("OTP_RESEND_COOLDOWN", 7200),
+        ("RATE_LIMIT_STORE", "memory"),
+        ("TRUSTED_PROXY_COUNT", -1),
+    ],
+)
+def test_unsafe_limits_fail_the_checks(settings, name, value):
+    setattr(settings, name, value)
+    assert any(message.is_serious() for message in run_checks())
