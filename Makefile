@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-services lint format clean
+.PHONY: run serve test test-services lint format clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,20 @@ run: $(BIN)/.installed  ## Serve on 127.0.0.1:$(PORT) with DEBUG on and codes pr
 	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql   REST: http://127.0.0.1:$(PORT)/accounts/api/"
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+serve: $(BIN)/.installed  ## Production server: gunicorn with the current environment
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/gunicorn --config gunicorn.conf.py project.wsgi
+
 test: $(BIN)/.installed  ## Run the test suite
 	$(BIN)/python -m pytest
 
-# The same suite on PostgreSQL (the test database is created and dropped by the run).
+# The same suite on PostgreSQL and Redis. The run creates and drops its own test
+# database; it empties the Redis database it is given, so give it one of its own.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL and Redis
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest
 
 lint: $(BIN)/.installed  ## Check formatting and lint
 	$(BIN)/ruff format --check .

@@ -88,8 +88,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(RefreshToken)
 class RefreshTokenAdmin(PhoneSearchMixin, ReadOnlyAdmin):
-    list_display = ("id", "user", "created", "revoked")
-    list_filter = ("revoked", "created")
+    list_display = ("id", "user", "created", "expires_at", "revoked", "revoked_reason")
+    list_filter = ("revoked_reason", "revoked", "created")
     search_fields = ("user__phone_number",)
     exclude = ("token",)
     raw_id_fields = ("user",)
@@ -97,7 +97,9 @@ class RefreshTokenAdmin(PhoneSearchMixin, ReadOnlyAdmin):
 
     @admin.action(description="Revoke selected refresh tokens", permissions=["delete"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked__isnull=True).update(revoked=timezone.now())
+        count = queryset.filter(revoked__isnull=True).update(
+            revoked=timezone.now(), revoked_reason=RefreshToken.Reason.ADMIN
+        )
         self.message_user(request, f"Revoked {count} refresh token(s).")
 
 

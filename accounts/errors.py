@@ -79,3 +79,11 @@ class InvalidInput(AccountsError):
 
     code = "INVALID_INPUT"
     message = "The request body is invalid."
+
+
+class ServiceUnavailable(AccountsError):
+    """The database or the cache did not answer in time."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    message = "The service is temporarily unavailable. Try again shortly."

@@ -36,9 +36,11 @@ from .errors import (
     InvalidPhoneNumber,
     InvalidToken,
     RateLimited,
+    ServiceUnavailable,
     SMSDeliveryFailed,
     Unauthenticated,
 )
+from .infrastructure import OUTAGES
 from .models import RefreshToken, User
 from .phone import is_sms_eligible, mask_phone, normalize_phone, to_ascii_digits
 
@@ -76,12 +78,17 @@ class TokenPair:
 
 
 def use_case(function: Callable[P, R]) -> Callable[P, R]:
-    """Log every refusal of `function` once, with its reason, number and client IP."""
+    """Log every refusal of `function` once, with its reason, number and client IP;
+    turn an outage of the database or the cache into `ServiceUnavailable`."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return function(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except OUTAGES as outage:
+                # Fail closed: without the database or the cache no limit can be checked.
+                raise ServiceUnavailable(reason=f"{type(outage).__name__}") from None
         except AccountsError as error:
             logger.warning(
                 "%s refused: %s%s phone=%s ip=%s",
@@ -215,6 +222,7 @@ def revoke(*, refresh_token: object) -> None:
         raise InvalidToken(reason="no live refresh token")
 
 
+@use_case
 def authenticate(*, access_token: str | None) -> User | None:
     """The user an `Authorization: JWT <token>` header names; None without a header."""
     if access_token is None:

@@ -126,3 +126,18 @@ def revoke_all_refresh_tokens(user: User, reason: str) -> int:
     return RefreshToken.objects.filter(user=user, revoked__isnull=True).update(
         revoked=timezone.now(), revoked_reason=reason
     )
+
+
+def purge_refresh_tokens(batch_size: int = 10_000) -> int:
+    """Delete refresh tokens past their absolute expiry (revoked ones are kept until
+    then, so a replay is still recognised as reuse)."""
+    total = 0
+    while True:
+        stale = RefreshToken.objects.filter(expires_at__lt=timezone.now())
+        pks = list(stale.values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        deleted, _ = stale.filter(pk__in=pks).delete()
+        total += deleted
+        if len(pks) < batch_size:
+            return total

@@ -4,11 +4,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from schema.views import GraphQLView
 
-from .health import healthz
+from .health import healthz, livez
 
 urlpatterns = [
     path("graphql", csrf_exempt(GraphQLView.as_view()), name="graphql"),
     path("accounts/api/", include("accounts.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", healthz, name="readyz"),
+    path("livez", livez, name="livez"),
     path("admin/", admin.site.urls),
 ]

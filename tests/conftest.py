@@ -1,14 +1,28 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from accounts import sms
+
+
+def pytest_sessionstart(session):
+    """The services leg must reach its Redis; fail at once, and say so, when it cannot."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as error:
+            pytest.exit(f"REDIS_URL={url} is unreachable: {error}", returncode=1)
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +30,14 @@ def _empty_outbox():
     sms.outbox.clear()
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Redis is not rolled back with the test database: start every test clean.
+    (The database cache is, so it needs nothing.)"""
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        cache.clear()
 
 
 @dataclass

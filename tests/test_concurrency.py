@@ -1,5 +1,6 @@
 """Races with real threads and real connections: the database decides, once."""
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
@@ -81,3 +82,41 @@ def test_simultaneous_refreshes_of_one_token_mint_one_child():
     assert len({r.json()["refresh"] for r in responses}) == 1
     assert RefreshToken.objects.count() == 2
     assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
+
+
+def test_purge_runs_safely_on_several_instances_at_once():
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts.models import RateCounter
+
+    old = timezone.now() - timedelta(days=2)
+    OTPChallenge.objects.bulk_create(
+        OTPChallenge(phone_number=f"+98912{i:07d}", expires_at=old) for i in range(3000)
+    )
+    user = User.objects.create_user("09350001122")
+    RefreshToken.objects.bulk_create(
+        RefreshToken(user=user, token=f"{i:064x}", expires_at=old) for i in range(1000)
+    )
+    RateCounter.objects.bulk_create(
+        RateCounter(key=f"{i:064x}", window_end=1, count=1) for i in range(500)
+    )
+    live_code = Api(Client()).send_code(PHONE)
+    live = Api(Client()).login(PHONE, live_code)
+
+    race(lambda i: call_command("purge_otps", stdout=io.StringIO()), count=4)
+
+    assert list(OTPChallenge.objects.values_list("phone_number", flat=True)) == ["+989112223344"]
+    assert RefreshToken.objects.count() == 1
+    assert (
+        Client()
+        .post(
+            "/accounts/api/token/refresh/",
+            {"refresh": live["refresh"]},
+            content_type="application/json",
+        )
+        .status_code
+        == 200
+    )

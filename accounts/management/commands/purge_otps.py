@@ -1,11 +1,19 @@
 from django.core.management.base import BaseCommand
 
-from accounts import otp
+from accounts import limits, otp, tokens
 
 
 class Command(BaseCommand):
-    help = "Delete one-time-code challenges that expired longer ago than OTP_RETENTION."
+    help = (
+        "Delete dead one-time-code challenges, expired refresh tokens and closed "
+        "rate-limit windows. Safe to run from cron on several instances at once."
+    )
 
     def handle(self, *args, **options):
-        deleted = otp.purge()
-        self.stdout.write(f"Deleted {deleted} expired code challenge(s).")
+        challenges = otp.purge()
+        refresh_tokens = tokens.purge_refresh_tokens()
+        counters = limits.purge()
+        self.stdout.write(
+            f"Deleted {challenges} code challenge(s), {refresh_tokens} refresh token(s) "
+            f"and {counters} rate-limit counter(s)."
+        )

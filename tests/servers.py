@@ -1,0 +1,167 @@
+"""Real server processes for the tests about processes: gunicorn on 127.0.0.1 ports,
+sharing one database (a temporary SQLite file, or a fresh PostgreSQL database when the
+run has DATABASE_URL) and, when the run has REDIS_URL, one Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "process-test-secret-key-0123456789-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def shared_database(tmp_path: Path):
+    """A DATABASE_URL for a database of its own, dropped afterwards."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"accounts_e2e_{uuid.uuid4().hex[:12]}"
+    parts = urllib.parse.urlsplit(base)
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def base_env(database_url: str, sms_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "OTP_", "SMS_", "GRAPHQL_", "REDIS_", "DATABASE_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.settings",
+        SECRET_KEY=SECRET_KEY,
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        SMS_BACKEND="file",
+        SMS_FILE_PATH=str(sms_dir),
+        LOG_LEVEL="WARNING",
+    )
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    env.update(overrides)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers))
+        # The server's log goes to a file: a pipe nobody reads would fill and block it.
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "project.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"server exited: {self.log.read().decode()}")
+            try:
+                if self.get("/livez")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start within 30 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def request(self, method: str, path: str, body: dict | None = None, headers=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null"), response.headers
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null"), error.headers
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: dict, **kwargs):
+        return self.request("POST", path, body, **kwargs)
+
+
+@contextmanager
+def servers(env: dict[str, str], count: int = 2, workers: int = 2):
+    started: list[Server] = []
+    try:
+        for _ in range(count):
+            started.append(Server(env, workers=workers))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def codes_sent(sms_dir: Path, e164: str) -> list[str]:
+    """The codes texted to one number, oldest first, read from the file backend."""
+    found = []
+    for path in sorted(sms_dir.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        to, _, body = text.partition("\n\n")
+        if to == f"To: {e164}":
+            found.extend(re.findall(r"(?<!\d)\d{6}(?!\d)", body))
+    return found

@@ -1,0 +1,231 @@
+"""Backing services failing under a running server: clear errors within the timeouts,
+never a hang or a 500, and recovery when the service returns.
+
+Each test starts its own Redis or PostgreSQL on a spare port and stops that one; the
+machine's shared servers are never touched.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from .servers import Server, base_env, free_port, migrate, shared_database
+
+# An outage must be answered within this, given REDIS_TIMEOUT=1 / a 2 s connect timeout.
+HANG_BOUND = 10
+
+
+class OwnRedis:
+    def __init__(self) -> None:
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server is not installed, so no Redis can be started and stopped")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
+            ).stdout.strip()
+            != b"PONG"
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("own redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+@pytest.fixture
+def redis_backed_server(tmp_path):
+    redis = OwnRedis()
+    try:
+        with shared_database(tmp_path) as database_url:
+            env = base_env(database_url, tmp_path / "sms", REDIS_URL=redis.url, REDIS_TIMEOUT="1")
+            migrate(env)
+            server = Server(env, workers=1)
+            try:
+                yield server, redis
+            finally:
+                server.stop()
+    finally:
+        redis.stop()
+
+
+def test_redis_stopped_fails_closed_and_recovers(redis_backed_server):
+    server, redis = redis_backed_server
+    assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+
+    redis.stop()
+    (status, body, _), elapsed = timed(lambda: server.get("/accounts/api/otp/09120000001/"))
+    assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert elapsed < HANG_BOUND
+    status, body, _ = server.post(
+        "/graphql", {"query": '{ userStatus(phoneNumber: "09112223344") { exists } }'}
+    )
+    assert status == 200 and body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert server.get("/healthz")[:2] == (503, {"status": "unavailable", "failing": ["cache"]})
+    assert server.get("/livez")[0] == 200
+
+    redis.start()
+    deadline = time.monotonic() + HANG_BOUND
+    while server.get("/healthz")[0] != 200:
+        assert time.monotonic() < deadline, "did not recover after Redis came back"
+        time.sleep(0.2)
+    assert server.get("/accounts/api/otp/09120000001/")[0] == 200
+
+
+def test_redis_hanging_is_cut_off_by_the_timeout(redis_backed_server):
+    server, redis = redis_backed_server
+    assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+    redis.process.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        (status, body, _), elapsed = timed(lambda: server.get("/accounts/api/otp/09120000002/"))
+        assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+        assert elapsed < HANG_BOUND
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+    assert server.get("/accounts/api/otp/09120000003/")[0] == 200
+
+
+def test_database_unreachable_gives_503_and_clean_errors(tmp_path):
+    dead = f"postgres://postgres@127.0.0.1:{free_port()}/accounts"
+    env = base_env(dead, tmp_path / "sms", DATABASE_CONNECT_TIMEOUT="2")
+    env.pop("REDIS_URL", None)
+    server = Server(env, workers=1)
+    try:
+        (status, body, _), elapsed = timed(lambda: server.get("/healthz"))
+        assert status == 503 and "database" in body["failing"]
+        assert elapsed < HANG_BOUND
+        status, body, _ = server.get("/accounts/api/otp/09112223344/")
+        assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+        status, body, _ = server.post(
+            "/accounts/api/token/", {"phone_number": "09112223344", "password": "123456"}
+        )
+        assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+        status, body, _ = server.post(
+            "/graphql", {"query": '{ userStatus(phoneNumber: "09112223344") { exists } }'}
+        )
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert server.get("/livez")[0] == 200
+    finally:
+        server.stop()
+
+
+@contextmanager
+def own_postgres():
+    """A throwaway PostgreSQL cluster in a temporary directory, run as the postgres user."""
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not binaries or os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs PostgreSQL's binaries and root (to run them as postgres)")
+    bindir = binaries[-1]
+    directory = tempfile.mkdtemp(prefix="accounts-pg-")
+    shutil.chown(directory, "postgres", "postgres")
+    port = free_port()
+
+    def as_postgres(*command):
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    as_postgres(f"{bindir}/initdb", "-D", f"{directory}/data", "-A", "trust", "-U", "postgres")
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+
+    def start():
+        as_postgres(
+            f"{bindir}/pg_ctl",
+            "-D",
+            f"{directory}/data",
+            "-l",
+            f"{directory}/log",
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+
+    def stop():
+        as_postgres(f"{bindir}/pg_ctl", "-D", f"{directory}/data", "-m", "immediate", "-w", "stop")
+
+    try:
+        start()
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres", start, stop
+    finally:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                f"{bindir}/pg_ctl",
+                "-D",
+                f"{directory}/data",
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_postgres_stopped_mid_run_gives_503_and_recovers(tmp_path):
+    with own_postgres() as (database_url, start, stop):
+        env = base_env(database_url, tmp_path / "sms", DATABASE_CONNECT_TIMEOUT="2")
+        env.pop("REDIS_URL", None)
+        migrate(env)
+        server = Server(env, workers=1)
+        try:
+            assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+            stop()
+            (status, body, _), elapsed = timed(lambda: server.get("/accounts/api/otp/09120000001/"))
+            assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+            assert elapsed < HANG_BOUND
+            assert server.get("/healthz")[0] == 503
+            start()
+            deadline = time.monotonic() + HANG_BOUND
+            while server.get("/healthz")[0] != 200:
+                assert time.monotonic() < deadline, "did not recover after PostgreSQL came back"
+                time.sleep(0.2)
+            assert server.get("/accounts/api/otp/09120000001/")[0] == 200
+        finally:
+            server.stop()

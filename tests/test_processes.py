@@ -1,0 +1,197 @@
+"""Several real server processes over one database (and one Redis when the run has it):
+the rules hold across processes exactly as within one."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+
+from .servers import base_env, codes_sent, migrate, servers, shared_database
+
+PHONE = "09112223344"
+E164 = "+989112223344"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two gunicorn instances with two workers each, sharing every backing service."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    with shared_database(tmp) as database_url:
+        sms_dir = tmp / "sms"
+        env = base_env(
+            database_url,
+            sms_dir,
+            OTP_SENDS_PER_IP_PER_HOUR="1000",
+            STATUS_LOOKUPS_PER_IP_PER_HOUR="1000",
+            LOGIN_FAILURES_PER_IP_PER_HOUR="1000",
+            JWT_REFRESH_TOKEN_REUSE_GRACE="0",
+        )
+        migrate(env)
+        with servers(env, count=2, workers=2) as (a, b):
+            yield a, b, sms_dir, database_url
+
+
+def race(action, count=50):
+    barrier = Barrier(count)
+
+    def run(i):
+        barrier.wait()
+        return action(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_code_sent_through_one_instance_logs_in_through_the_other(cluster):
+    a, b, sms_dir, _ = cluster
+    assert a.get(f"/accounts/api/otp/{PHONE}/")[0] == 200
+    code = codes_sent(sms_dir, E164)[-1]
+    status, body, _ = b.post("/accounts/api/token/", {"phone_number": PHONE, "password": code})
+    assert status == 200 and body["created"] is True
+    assert a.get(f"/accounts/api/status/{PHONE}/")[1] == {"password": False}
+
+
+def test_cooldown_set_on_one_instance_holds_on_the_other(cluster):
+    a, b, _, _ = cluster
+    number = "09120000001"
+    assert a.get(f"/accounts/api/otp/{number}/")[0] == 200
+    status, body, headers = b.get(f"/accounts/api/otp/{number}/")
+    assert status == 429 and body["code"] == "RATE_LIMITED"
+    assert int(headers["Retry-After"]) > 50
+
+
+def test_refresh_token_rotated_on_one_instance_is_dead_on_the_other(cluster):
+    a, b, sms_dir, _ = cluster
+    number, e164 = "09120000002", "+989120000002"
+    a.get(f"/accounts/api/otp/{number}/")
+    code = codes_sent(sms_dir, e164)[-1]
+    tokens = a.post("/accounts/api/token/", {"phone_number": number, "password": code})[1]
+    status, rotated, _ = a.post("/accounts/api/token/refresh/", {"refresh": tokens["refresh"]})
+    assert status == 200
+    assert b.post("/accounts/api/token/refresh/", {"refresh": tokens["refresh"]})[0] == 401
+    # Reuse after the grace window revoked the whole session, on every instance.
+    assert a.post("/accounts/api/token/refresh/", {"refresh": rotated["refresh"]})[0] == 401
+
+
+def test_fifty_simultaneous_logins_with_one_code_across_processes_give_one_pair(cluster):
+    a, b, sms_dir, _ = cluster
+    number, e164 = "09120000003", "+989120000003"
+    a.get(f"/accounts/api/otp/{number}/")
+    code = codes_sent(sms_dir, e164)[-1]
+    results = race(
+        lambda i: (a, b)[i % 2].post(
+            "/accounts/api/token/", {"phone_number": number, "password": code}
+        )[0]
+    )
+    assert results.count(200) == 1
+    assert results.count(401) == 49
+
+
+def test_fifty_simultaneous_sends_across_processes_text_once(cluster):
+    a, b, sms_dir, _ = cluster
+    number, e164 = "09120000004", "+989120000004"
+    results = race(lambda i: (a, b)[i % 2].get(f"/accounts/api/otp/{number}/")[0])
+    assert results.count(200) == 1
+    assert results.count(429) == 49
+    assert len(codes_sent(sms_dir, e164)) == 1
+
+
+def test_fifty_parallel_wrong_guesses_across_processes_stop_at_the_cap(cluster):
+    a, b, sms_dir, _ = cluster
+    number, e164 = "09120000005", "+989120000005"
+    a.get(f"/accounts/api/otp/{number}/")
+    code = codes_sent(sms_dir, e164)[-1]
+    wrong = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, 51)]
+    results = race(
+        lambda i: (a, b)[i % 2].post(
+            "/accounts/api/token/", {"phone_number": number, "password": wrong[i]}
+        )[0]
+    )
+    assert results == [401] * 50
+    # Five wrong guesses killed the code: the right one fails now.
+    assert b.post("/accounts/api/token/", {"phone_number": number, "password": code})[0] == 401
+
+
+@pytest.fixture(scope="module")
+def strict_cluster(tmp_path_factory):
+    """Two instances with a per-IP limit of 3 sends an hour."""
+    tmp = tmp_path_factory.mktemp("strict")
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    with shared_database(tmp) as database_url:
+        env = base_env(database_url, tmp / "sms", OTP_SENDS_PER_IP_PER_HOUR="3")
+        migrate(env)
+        with servers(env, count=2, workers=1) as (a, b):
+            yield a, b
+
+
+def test_per_ip_limit_is_one_limit_across_instances(strict_cluster):
+    a, b = strict_cluster
+    assert a.get("/accounts/api/otp/09121000001/")[0] == 200
+    assert b.get("/accounts/api/otp/09121000002/")[0] == 200
+    assert a.get("/accounts/api/otp/09121000003/")[0] == 200
+    status, body, _ = b.get("/accounts/api/otp/09121000004/")
+    assert status == 429 and body["code"] == "RATE_LIMITED"
+
+
+def test_health_and_request_ids(cluster):
+    a, _, _, _ = cluster
+    status, body, headers = a.get("/healthz")
+    assert (status, body) == (200, {"status": "ok"})
+    assert len(headers["X-Request-ID"]) == 32
+    assert a.get("/readyz")[0] == 200
+
+
+def test_counters_live_in_the_shared_store(cluster):
+    """With REDIS_URL the per-IP counters are in Redis; without it, in the database."""
+    a, _, _, database_url = cluster
+    assert a.get("/accounts/api/otp/09120000009/")[0] == 200
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        assert redis.Redis.from_url(os.environ["REDIS_URL"]).keys("*rl:*")
+        return
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute("SELECT COUNT(*) FROM accounts_ratecounter").fetchone()[0]
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute("SELECT COUNT(*) FROM accounts_ratecounter").fetchone()[0]
+    assert rows > 0
+
+
+def test_json_logs_carry_the_request_id_and_never_the_number(tmp_path):
+    import json
+
+    from .servers import Server
+
+    with shared_database(tmp_path) as database_url:
+        env = base_env(database_url, tmp_path / "sms", LOG_FORMAT="json", LOG_LEVEL="INFO")
+        migrate(env)
+        server = Server(env, workers=1)
+        try:
+            server.get(f"/accounts/api/otp/{PHONE}/")
+            status, _, headers = server.get(f"/accounts/api/otp/{PHONE}/")
+            assert status == 429
+            log = server.log_text()
+        finally:
+            server.stop()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    refusal = next(r for r in records if "refused" in r["message"])
+    assert refusal["request_id"] == headers["X-Request-ID"]
+    assert refusal["level"] == "WARNING" and refusal["logger"] == "accounts"
+    assert "+98911****344" in refusal["message"]
+    assert PHONE not in log and E164 not in log
