@@ -4,6 +4,7 @@ the rules hold across processes exactly as within one."""
 from __future__ import annotations
 
 import os
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
@@ -195,3 +196,29 @@ def test_json_logs_carry_the_request_id_and_never_the_number(tmp_path):
     assert refusal["level"] == "WARNING" and refusal["logger"] == "accounts"
     assert "+98911****344" in refusal["message"]
     assert PHONE not in log and E164 not in log
+
+
+def test_static_files_are_served_with_debug_off(tmp_path):
+    import subprocess
+    import sys
+
+    from .servers import ROOT, Server
+
+    with shared_database(tmp_path) as database_url:
+        env = base_env(database_url, tmp_path / "sms", STATIC_ROOT=str(tmp_path / "static"))
+        migrate(env)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+        server = Server(env, workers=1)
+        try:
+            request = urllib.request.Request(server.url + "/static/admin/css/base.css")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+                assert b"body" in response.read()
+        finally:
+            server.stop()

@@ -73,3 +73,17 @@ def test_default_settings_pass_the_checks():
 def test_unsafe_limits_fail_the_checks(settings, name, value):
     setattr(settings, name, value)
     assert any(message.is_serious() for message in run_checks())
+
+
+def test_sqlite_is_set_up_for_several_workers(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the PostgreSQL leg has no SQLite pragmas to check")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 1  # NORMAL
+    assert connection.transaction_mode == "IMMEDIATE"
+    assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
