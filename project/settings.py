@@ -209,6 +209,15 @@ RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="cache" if REDIS_URL else
 # header is ignored and the client IP is the socket's peer.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# HTTPS. TLS usually ends at the proxy, whose X-Forwarded-Proto is believed only when
+# TRUSTED_PROXY_COUNT says there is one. Cookies (the admin's only) travel over HTTPS.
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
 # SMS delivery.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
