@@ -72,14 +72,27 @@ def base_env(database_url: str, sms_dir: Path, **overrides: str) -> dict[str, st
     return env
 
 
-def migrate(env: dict[str, str]) -> None:
+def manage(env: dict[str, str], *arguments: str) -> None:
+    """Run a management command in its own process, with the servers' environment."""
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        [sys.executable, "manage.py", *arguments, "--noinput", "-v0"],
         cwd=ROOT,
         env=env,
         check=True,
         timeout=120,
     )
+
+
+def migrate(env: dict[str, str]) -> None:
+    manage(env, "migrate")
+
+
+def empty_shared_redis() -> None:
+    """Start from no counters in the run's Redis, when it has one."""
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
 
 
 class Server:

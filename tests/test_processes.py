@@ -10,7 +10,15 @@ from threading import Barrier
 
 import pytest
 
-from .servers import base_env, codes_sent, migrate, servers, shared_database
+from .servers import (
+    base_env,
+    codes_sent,
+    empty_shared_redis,
+    manage,
+    migrate,
+    servers,
+    shared_database,
+)
 
 PHONE = "09112223344"
 E164 = "+989112223344"
@@ -20,10 +28,7 @@ E164 = "+989112223344"
 def cluster(tmp_path_factory):
     """Two gunicorn instances with two workers each, sharing every backing service."""
     tmp = tmp_path_factory.mktemp("cluster")
-    if os.environ.get("REDIS_URL"):
-        import redis
-
-        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    empty_shared_redis()
     with shared_database(tmp) as database_url:
         sms_dir = tmp / "sms"
         env = base_env(
@@ -124,10 +129,7 @@ def test_fifty_parallel_wrong_guesses_across_processes_stop_at_the_cap(cluster):
 def strict_cluster(tmp_path_factory):
     """Two instances with a per-IP limit of 3 sends an hour."""
     tmp = tmp_path_factory.mktemp("strict")
-    if os.environ.get("REDIS_URL"):
-        import redis
-
-        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    empty_shared_redis()
     with shared_database(tmp) as database_url:
         env = base_env(database_url, tmp / "sms", OTP_SENDS_PER_IP_PER_HOUR="3")
         migrate(env)
@@ -199,21 +201,12 @@ def test_json_logs_carry_the_request_id_and_never_the_number(tmp_path):
 
 
 def test_static_files_are_served_with_debug_off(tmp_path):
-    import subprocess
-    import sys
-
-    from .servers import ROOT, Server
+    from .servers import Server
 
     with shared_database(tmp_path) as database_url:
         env = base_env(database_url, tmp_path / "sms", STATIC_ROOT=str(tmp_path / "static"))
         migrate(env)
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            timeout=120,
-        )
+        manage(env, "collectstatic")
         server = Server(env, workers=1)
         try:
             request = urllib.request.Request(server.url + "/static/admin/css/base.css")
