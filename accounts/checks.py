@@ -37,8 +37,10 @@ def check_otp_settings(app_configs, **kwargs):
         errors.append(Error("OTP_RESEND_COOLDOWN must be 0 to 3600.", id="accounts.E002"))
     if settings.TRUSTED_PROXY_COUNT < 0:
         errors.append(Error("TRUSTED_PROXY_COUNT must not be negative.", id="accounts.E002"))
-    if settings.RATE_LIMIT_STORE not in ("database", "cache"):
-        errors.append(Error("RATE_LIMIT_STORE must be 'database' or 'cache'.", id="accounts.E005"))
+    if settings.RATE_LIMIT_STORE not in ("database", "redis"):
+        errors.append(Error("RATE_LIMIT_STORE must be 'database' or 'redis'.", id="accounts.E005"))
+    if settings.RATE_LIMIT_STORE == "redis" and not settings.REDIS_URL:
+        errors.append(Error("RATE_LIMIT_STORE=redis needs REDIS_URL.", id="accounts.E005"))
     errors.extend(_check_template())
     if not settings.DEBUG and settings.SMS_BACKEND == "console":
         errors.append(

@@ -1,8 +1,8 @@
 """Rate limits shared by every process: fixed-window counters keyed by scope and subject.
 
 Counters live in the database by default (exact under concurrency: one atomic upsert
-per hit) or in Django's cache when `RATE_LIMIT_STORE=cache` (for Redis, whose INCR is
-atomic). Nothing is kept in process memory.
+per hit) or in Redis when `RATE_LIMIT_STORE=redis` (the default with REDIS_URL): one
+pipelined INCR and EXPIRE per hit. Nothing is kept in process memory.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.http import HttpRequest
@@ -84,23 +83,38 @@ class DatabaseStore:
         return (row.first() or (0,))[0]
 
 
-class CacheStore:
+class RedisStore:
+    """Counters in Redis, through one connection pool per process."""
+
+    _client = None
+
+    @classmethod
+    def client(cls):
+        if cls._client is None:
+            import redis
+
+            cls._client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_connect_timeout=settings.REDIS_TIMEOUT,
+                socket_timeout=settings.REDIS_TIMEOUT,
+                health_check_interval=30,
+            )
+        return cls._client
+
     def increment(self, key: str, window_end: int) -> int:
-        cache_key = f"rl:{key}:{window_end}"
-        timeout = max(1, window_end - int(time.time()) + 1)
-        cache.add(cache_key, 0, timeout)
-        try:
-            return cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, timeout)
-            return 1
+        redis_key = f"rl:{key}:{window_end}"
+        pipeline = self.client().pipeline(transaction=False)
+        pipeline.incr(redis_key)
+        pipeline.expireat(redis_key, window_end + 1)
+        count, _ = pipeline.execute()
+        return count
 
     def get(self, key: str, window_end: int) -> int:
-        return cache.get(f"rl:{key}:{window_end}", 0)
+        return int(self.client().get(f"rl:{key}:{window_end}") or 0)
 
 
-def _store() -> DatabaseStore | CacheStore:
-    return CacheStore() if settings.RATE_LIMIT_STORE == "cache" else DatabaseStore()
+def _store() -> DatabaseStore | RedisStore:
+    return RedisStore() if settings.RATE_LIMIT_STORE == "redis" else DatabaseStore()
 
 
 def hit(limit: Limit, subject: str) -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import is_password_usable, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -107,11 +107,12 @@ def use_case(function: Callable[P, R]) -> Callable[P, R]:
 def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
     limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip)
     phone = normalize_phone(phone_number)
-    user = User.objects.filter(phone_number=phone).only("password").first()
+    password = User.objects.filter(phone_number=phone).values_list("password", flat=True)[:1]
+    found = list(password)
     return UserStatus(
         phone_number=phone,
-        exists=user is not None,
-        has_password=user is not None and user.has_usable_password(),
+        exists=bool(found),
+        has_password=bool(found) and is_password_usable(found[0]),
     )
 
 

@@ -98,6 +98,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.PhoneNumberBackend"]
 
+# The first hasher hashes new passwords; the others still verify old hashes, which are
+# upgraded on the next successful login. PASSWORD_HASHER=pbkdf2 puts Django's PBKDF2
+# first instead (for deployments that must use a FIPS-approved algorithm).
+_HASHERS = {
+    "argon2id": "accounts.hashers.Argon2idPasswordHasher",
+    "pbkdf2": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+}
+PASSWORD_HASHER = env.str("PASSWORD_HASHER", default="argon2id")
+if PASSWORD_HASHER not in _HASHERS:
+    raise ImproperlyConfigured(f"PASSWORD_HASHER must be one of {', '.join(_HASHERS)}.")
+PASSWORD_HASHERS = [_HASHERS[PASSWORD_HASHER]] + [
+    path for name, path in _HASHERS.items() if name != PASSWORD_HASHER
+]
+PASSWORD_HASHERS += [
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -203,8 +222,8 @@ SMS_MAX_PER_HOUR = env.int("SMS_MAX_PER_HOUR", default=1000)
 PASSWORD_LOCKOUT_THRESHOLD = env.int("PASSWORD_LOCKOUT_THRESHOLD", default=10)
 PASSWORD_LOCKOUT_SECONDS = env.int("PASSWORD_LOCKOUT_SECONDS", default=900)
 PASSWORD_LOCKOUT_MAX_SECONDS = env.int("PASSWORD_LOCKOUT_MAX_SECONDS", default=24 * 3600)
-# Where rate-limit counters live: "database" (default) or "cache" (Django's default cache).
-RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="cache" if REDIS_URL else "database")
+# Where rate-limit counters live: "redis" (the default with REDIS_URL) or "database".
+RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="redis" if REDIS_URL else "database")
 # How many reverse proxies in front of the service append to X-Forwarded-For. 0: the
 # header is ignored and the client IP is the socket's peer.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -7,10 +7,12 @@ Costs are memoised per fragment, so measuring stays linear in the document's siz
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -19,7 +21,9 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
+    parse,
     specified_rules,
+    validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
@@ -125,3 +129,30 @@ def validation_rules() -> tuple[type[ValidationRule], ...]:
     if not settings.GRAPHQL_INTROSPECTION:
         rules = (*rules, NoSchemaIntrospectionCustomRule)
     return rules
+
+
+def checked_document(schema, query: str) -> DocumentNode | list[GraphQLError]:
+    """The parsed document, or the errors that refuse it.
+
+    Parsing and validating dominate the cost of a small operation, and clients send
+    the same few documents over and over, so each process keeps the results for the
+    last 256 distinct (document, rules) pairs. The rules' settings are part of the key.
+    """
+    fingerprint = (
+        settings.GRAPHQL_INTROSPECTION,
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_FIELDS,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_SENSITIVE_FIELDS,
+    )
+    return _checked_document(schema, query, fingerprint)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_document(schema, query: str, fingerprint: tuple) -> DocumentNode | list[GraphQLError]:
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return [error]
+    errors = validate(schema, document, validation_rules(), max_errors=20)
+    return errors or document

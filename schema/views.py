@@ -6,16 +6,16 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from graphene.utils.str_converters import to_camel_case
 from graphene_django.views import GraphQLView as BaseGraphQLView
 from graphene_django.views import HttpError
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 
 from accounts.errors import AccountsError
 from project.middleware import too_large_response
 
-from .validation import validation_rules
+from .validation import checked_document, validation_rules
 
 logger = logging.getLogger("accounts")
 
@@ -63,6 +63,40 @@ class GraphQLView(BaseGraphQLView):
     @property
     def validation_rules(self):
         return validation_rules()
+
+    def execute_graphql_request(
+        self, request, data, query, variables, operation_name, show_graphiql=False
+    ):
+        """graphene-django's, with parsing and validation cached (`checked_document`)."""
+        if not query:
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseBadRequest("Must provide query string."))
+        schema = self.schema.graphql_schema
+        document = checked_document(schema, query)
+        if isinstance(document, list):
+            return ExecutionResult(data=None, errors=document)
+        operation = get_operation_ast(document, operation_name)
+        if (
+            request.method.lower() == "get"
+            and operation is not None
+            and operation.operation != OperationType.QUERY
+        ):
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseNotAllowed(["POST"], "Mutations must be sent with POST."))
+        try:
+            return execute(
+                schema,
+                document,
+                root_value=self.get_root_value(request),
+                context_value=self.get_context(request),
+                variable_values=variables,
+                operation_name=operation_name,
+                middleware=self.get_middleware(request),
+            )
+        except Exception as error:  # graphql-core raises for bad operation names and the like
+            return ExecutionResult(errors=[error])
 
     @validation_rules.setter
     def validation_rules(self, value):

@@ -1,6 +1,6 @@
-"""Real server processes for the tests about processes: gunicorn on 127.0.0.1 ports,
-sharing one database (a temporary SQLite file, or a fresh PostgreSQL database when the
-run has DATABASE_URL) and, when the run has REDIS_URL, one Redis."""
+"""Real server processes for the tests about processes (and the benchmarks): gunicorn on
+127.0.0.1 ports, sharing one database (a temporary SQLite file, or a fresh PostgreSQL
+database when the run has DATABASE_URL) and, when the run has REDIS_URL, one Redis."""
 
 from __future__ import annotations
 
@@ -96,14 +96,14 @@ def empty_shared_redis() -> None:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2, app: str = "project.wsgi") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers))
         # The server's log goes to a file: a pipe nobody reads would fill and block it.
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "project.wsgi"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app],
             cwd=ROOT,
             env=env,
             stdout=self.log,

@@ -218,3 +218,15 @@ def test_code_length_is_a_setting(api, settings, length):
     code = api.send_code(PHONE)
     assert len(code) == length
     assert api.login(PHONE, code)["access"]
+
+
+def test_seed_load_data_creates_users_and_expired_codes(db):
+    from io import StringIO
+
+    from accounts.models import User
+
+    call_command("seed_load_data", users=30, expired_codes=20, batch_size=7, stdout=StringIO())
+    call_command("seed_load_data", users=30, expired_codes=20, stdout=StringIO())  # idempotent
+    assert User.objects.count() == 30
+    assert not User.objects.first().has_usable_password()
+    assert OTPChallenge.objects.filter(expires_at__lt=timezone.now()).count() == 20

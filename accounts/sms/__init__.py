@@ -1,6 +1,6 @@
 """SMS delivery through a pluggable backend, in the style of `django.core.mail`.
 
-`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`) or the
+`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`, `dummy`) or the
 dotted path of a `BaseSMSBackend` subclass.
 """
 
@@ -17,6 +17,7 @@ BACKEND_ALIASES = {
     "console": "accounts.sms.backends.console.SMSBackend",
     "file": "accounts.sms.backends.filebased.SMSBackend",
     "locmem": "accounts.sms.backends.locmem.SMSBackend",
+    "dummy": "accounts.sms.backends.dummy.SMSBackend",
 }
 
 # Messages sent through the locmem backend, for tests.

@@ -1,0 +1,64 @@
+"""Makes the data one benchmark case needs, inside the service's own settings.
+
+Run as `python -m bench.prepare KIND COUNT OUT [ARG]` with the service's environment
+(the same DATABASE_URL, REDIS_URL and SECRET_KEY as the server under test); writes one
+request's data per line to OUT.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+
+def main(kind: str, count: int, out: Path, arg: str = "") -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+    from graphql_jwt.settings import jwt_settings
+
+    from accounts import services
+    from accounts.models import RefreshToken, User, hash_refresh_token
+
+    lines: list[str] = []
+    if kind == "user":  # one account, created if missing
+        User.objects.get_or_create(phone_number=arg, defaults={"password": make_password(None)})
+    elif kind == "access":  # an access token of that account
+        user = User.objects.get(phone_number=arg)
+        lines.append(jwt_settings.JWT_ENCODE_HANDLER(jwt_settings.JWT_PAYLOAD_HANDLER(user)))
+    elif kind == "refresh":  # COUNT live refresh tokens of that account
+        user = User.objects.get(phone_number=arg)
+        raws = [secrets.token_hex(32) for _ in range(count)]
+        expires_at = timezone.now() + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
+        RefreshToken.objects.bulk_create(
+            RefreshToken(user=user, token=hash_refresh_token(raw), expires_at=expires_at)
+            for raw in raws
+        )
+        lines.extend(raws)
+    elif kind == "codes":  # COUNT codes texted through the file backend to numbers ARG+i
+        start = int(arg)
+        folder = Path(settings.SMS_FILE_PATH)
+        for n in range(start, start + count):
+            services.send_otp(phone_number=f"0{n}", client_ip="127.0.0.1")
+        for message in sorted(folder.glob("*.txt")):
+            to, _, body = message.read_text(encoding="utf-8").partition("\n\n")
+            code = next(word for word in body.split() if word.isdigit() and len(word) == 6)
+            lines.append(f"{to.removeprefix('To: ')} {code}")
+            message.unlink()
+    elif kind == "password":  # the account ARG, its password hashed by PASSWORD_HASHER
+        user, _ = User.objects.get_or_create(phone_number=arg)
+        user.set_password("correct horse battery staple")
+        user.save()
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    out.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:])

@@ -1,0 +1,404 @@
+"""`make bench`: every endpoint of the service against the bare-Django floor.
+
+Both run under gunicorn (the repository's gunicorn.conf.py, DEBUG off, the same number
+of sync workers) on 127.0.0.1; wrk loads them in turn, alternating app and floor over
+several repetitions, and the table reports medians and app/floor ratios. The service
+runs on PostgreSQL and Redis as in production; limits are raised through environment
+variables only. A scale run repeats the data-dependent cases after seeding 1,000,000
+users and 1,000,000 expired code rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import Server, manage, shared_database  # noqa: E402
+
+LUA = ROOT / "bench" / "lua"
+RAISED = "1000000000"
+SERVICE_ENV = {
+    "DJANGO_SETTINGS_MODULE": "project.settings",
+    "SECRET_KEY": "benchmark-secret-key-0123456789-0123456789-0123456789",
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SMS_BACKEND": "dummy",
+    "LOG_LEVEL": "ERROR",
+    # Limits raised for the run, through settings only.
+    "OTP_TTL": "3600",
+    "OTP_RESEND_COOLDOWN": "0",
+    "OTP_MAX_SENDS_PER_HOUR": RAISED,
+    "OTP_SENDS_PER_IP_PER_HOUR": RAISED,
+    "STATUS_LOOKUPS_PER_IP_PER_HOUR": RAISED,
+    "LOGIN_FAILURES_PER_IP_PER_HOUR": RAISED,
+    "SMS_MAX_PER_HOUR": RAISED,
+    "JWT_ACCESS_TOKEN_LIFETIME": "7200",
+}
+EXISTING = "09120000001"  # an account without a password
+MISSING = "09390000001"  # never an account
+ARGON2_USER = "09120000010"
+PBKDF2_USER = "09120000011"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Measure:
+    rps: float
+    p50: float  # ms
+    p99: float  # ms
+    requests: int
+    non_2xx: int  # and socket errors
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    script: str | None = None
+    args: Callable[[Bench, int], list[str]] = lambda bench, rep: []
+    target: str = ""
+    expected_status: int = 200
+    server: str = "app"
+    app: list[Measure] = field(default_factory=list)
+    floor: list[Measure] = field(default_factory=list)
+
+    def ratio(self) -> float:
+        return median(self.app, "rps") / median(self.floor, "rps")
+
+
+def median(measures: list[Measure], attribute: str) -> float:
+    return statistics.median(getattr(m, attribute) for m in measures)
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, seconds: int, connections: int, script: str | None, args: list[str]) -> Measure:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", str(LUA / script)]
+    command.append(url)
+    if args:
+        command += ["--", *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    failures = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        failures += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Measure(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50=latency("50"),
+        p99=latency("99"),
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        non_2xx=failures,
+    )
+
+
+class Bench:
+    def __init__(self, options, database_url: str, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OTP_"))},
+            **SERVICE_ENV,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": options.redis_url,
+            "SMS_FILE_PATH": str(workdir / "sms"),
+            "STATIC_ROOT": str(workdir / "static"),
+        }
+        self.files = 0
+        self.last_rps: dict[str, float] = {}
+
+    def prepare(self, kind: str, count: int, arg: str = "", **env: str) -> Path:
+        self.files += 1
+        out = self.workdir / f"{kind}-{self.files}.txt"
+        subprocess.run(
+            [sys.executable, "-m", "bench.prepare", kind, str(count), str(out), arg],
+            cwd=ROOT,
+            env={**self.env, "SMS_BACKEND": "file", **env},
+            check=True,
+        )
+        return out
+
+    def pool_size(self, case: str) -> int:
+        """Enough prepared requests for one run at 1.5 times the last measured rate."""
+        rate = self.last_rps.get(case, 1500.0)
+        return int(rate * self.options.seconds * 1.5) + 200
+
+
+# --- the cases -------------------------------------------------------------------------
+
+STATUS_QUERY = "query($p: String!) { userStatus(phoneNumber: $p) { exists hasPassword } }"
+VERIFY_MUTATION = "mutation($t: String!) { verifyToken(token: $t) { payload } }"
+
+
+def graphql_body(query: str, **variables: str) -> str:
+    return json.dumps({"query": query, "variables": variables})
+
+
+def access_token(bench: Bench) -> str:
+    if not hasattr(bench, "_access"):
+        bench._access = bench.prepare("access", 1, EXISTING).read_text().strip()
+    return bench._access
+
+
+def refresh_pool(bench: Bench, rep: int) -> list[str]:
+    pool = bench.prepare("refresh", bench.pool_size("refresh"), EXISTING)
+    return [str(pool), '{"refresh": "%s"}']
+
+
+def signup_pool(bench: Bench, rep: int) -> list[str]:
+    bench.signup_base = getattr(bench, "signup_base", 9130000000) + 1_000_000
+    pool = bench.prepare("codes", bench.pool_size("code login, sign-up"), str(bench.signup_base))
+    bench.signed_up = pool
+    return [str(pool), '{"phone_number": "%s", "password": "%s"}']
+
+
+def repeat_pool(bench: Bench, rep: int) -> list[str]:
+    """New codes for accounts that exist: those the sign-up case created."""
+    signed_up = [line.split()[0] for line in bench.signed_up.read_text().splitlines()]
+    count = min(len(signed_up), bench.pool_size("code login, repeat"))
+    first = int(signed_up[0].removeprefix("+98"))
+    pool = bench.prepare("codes", count, str(first))
+    return [str(pool), '{"phone_number": "%s", "password": "%s"}']
+
+
+def new_numbers(bench: Bench, rep: int) -> list[str]:
+    bench.send_base = getattr(bench, "send_base", 0) + 1_000_000
+    return [str(bench.send_base)]
+
+
+def password_body(user: str) -> Callable[[Bench, int], list[str]]:
+    return lambda bench, rep: [json.dumps({"phone_number": user, "password": PASSWORD})]
+
+
+def cases() -> list[Case]:
+    return [
+        Case("REST status (existing)", f"/accounts/api/status/{EXISTING}/", target=">= 0.6"),
+        Case(
+            "REST status (missing)",
+            f"/accounts/api/status/{MISSING}/",
+            target=">= 0.6",
+            expected_status=404,
+        ),
+        Case(
+            "GraphQL userStatus",
+            "/graphql",
+            "post.lua",
+            lambda bench, rep: [graphql_body(STATUS_QUERY, p=EXISTING)],
+            target=">= 0.5",
+        ),
+        Case(
+            "REST verify",
+            "/accounts/api/token/verify/",
+            "post.lua",
+            lambda bench, rep: [json.dumps({"token": access_token(bench)})],
+            target=">= 0.7",
+        ),
+        Case(
+            "GraphQL verifyToken",
+            "/graphql",
+            "post.lua",
+            lambda bench, rep: [graphql_body(VERIFY_MUTATION, t=access_token(bench))],
+            target=">= 0.5",
+        ),
+        Case("refresh", "/accounts/api/token/refresh/", "pool.lua", refresh_pool, ">= 0.3"),
+        Case("send code", "/accounts/api/otp/", "new_numbers.lua", new_numbers, ">= 0.3"),
+        Case("code login, sign-up", "/accounts/api/token/", "pool.lua", signup_pool, ">= 0.2"),
+        Case("code login, repeat", "/accounts/api/token/", "pool.lua", repeat_pool, ">= 0.2"),
+        Case(
+            "password login, Argon2id",
+            "/accounts/api/token/",
+            "post.lua",
+            password_body(ARGON2_USER),
+            target=">= 4x PBKDF2",
+        ),
+        Case(
+            "password login, PBKDF2",
+            "/accounts/api/token/",
+            "post.lua",
+            password_body(PBKDF2_USER),
+            server="pbkdf2",
+        ),
+    ]
+
+
+SCALE_CASES = (
+    "REST status (existing)",
+    "REST status (missing)",
+    "send code",
+    "code login, sign-up",
+    "code login, repeat",
+)
+
+
+def run_case(bench: Bench, case: Case, servers: dict[str, Server]) -> None:
+    for rep in range(bench.options.reps):
+        args = case.args(bench, rep)
+        order = ("app", "floor") if rep % 2 == 0 else ("floor", "app")
+        for side in order:
+            server = servers[case.server if side == "app" else "floor"]
+            measure = wrk(
+                server.url + case.path,
+                bench.options.seconds,
+                bench.options.connections,
+                case.script,
+                args,
+            )
+            (case.app if side == "app" else case.floor).append(measure)
+            if side == "app":
+                bench.last_rps[case.name] = measure.rps
+    print(f"  {case.name}: ratio {case.ratio():.2f}", file=sys.stderr, flush=True)
+
+
+def table(rows: list[Case]) -> str:
+    lines = [
+        "| case | app req/s | floor req/s | app/floor | target | app p50 ms | app p99 ms "
+        "| floor p50 ms | floor p99 ms | p99 app/floor | app non-2xx |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case in rows:
+        unexpected = sum(m.non_2xx for m in case.app) if case.expected_status == 200 else 0
+        note = "all 404, as intended" if case.expected_status != 200 else str(unexpected)
+        lines.append(
+            f"| {case.name} | {median(case.app, 'rps'):.0f} | {median(case.floor, 'rps'):.0f} "
+            f"| {case.ratio():.2f} | {case.target} | {median(case.app, 'p50'):.2f} "
+            f"| {median(case.app, 'p99'):.2f} | {median(case.floor, 'p50'):.2f} "
+            f"| {median(case.floor, 'p99'):.2f} "
+            f"| {median(case.app, 'p99') / median(case.floor, 'p99'):.1f} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
+    parser.add_argument("--reps", type=int, default=3, help="app/floor alternations per case")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--scale-rows", type=int, default=1_000_000)
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
+    parser.add_argument("--only", help="run only cases whose name contains this")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument("--write", help="also write the results to this Markdown file")
+    options = parser.parse_args()
+
+    import redis
+
+    redis.Redis.from_url(options.redis_url).flushdb()
+    os.environ["DATABASE_URL"] = options.database_url  # where shared_database makes its own
+    started = datetime.datetime.now(datetime.UTC)
+    with tempfile.TemporaryDirectory() as tmp, shared_database(Path(tmp)) as database_url:
+        bench = Bench(options, database_url, Path(tmp))
+        manage(bench.env, "migrate")
+        bench.prepare("user", 1, EXISTING)
+        bench.prepare("password", 1, ARGON2_USER)
+        bench.prepare("password", 1, PBKDF2_USER, PASSWORD_HASHER="pbkdf2")
+        servers = {
+            "app": Server(bench.env, workers=options.workers),
+            "pbkdf2": Server({**bench.env, "PASSWORD_HASHER": "pbkdf2"}, workers=options.workers),
+            "floor": Server(bench.env, workers=options.workers, app="bench.floor:application"),
+        }
+        try:
+            selected = [c for c in cases() if not options.only or options.only in c.name]
+            for case in selected:
+                run_case(bench, case, servers)
+            scaled: list[Case] = []
+            if not options.no_scale:
+                print(f"  seeding {options.scale_rows:,} users and expired codes", file=sys.stderr)
+                manage(
+                    bench.env,
+                    "seed_load_data",
+                    f"--users={options.scale_rows}",
+                    f"--expired-codes={options.scale_rows}",
+                )
+                for case in cases():
+                    if case.name in SCALE_CASES and (not options.only or options.only in case.name):
+                        case.name += f" @ {options.scale_rows:,} rows"
+                        run_case(bench, case, servers)
+                        scaled.append(case)
+        finally:
+            for server in servers.values():
+                server.stop()
+
+    report = render(options, selected, scaled, started)
+    print(report)
+    if options.write:
+        Path(options.write).write_text(report, encoding="utf-8")
+
+
+def render(options, selected: list[Case], scaled: list[Case], started) -> str:
+    cores = os.cpu_count()
+    command = "make bench" if not options.only else " ".join(sys.argv)
+    parts = [
+        "# Benchmark results",
+        "",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC; machine: {cores} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}.",
+        f"- Command: `{command}` (wrk: 1 thread, {options.connections} connections, "
+        f"{options.seconds} s per run, {options.reps} app/floor alternations per case; "
+        f"gunicorn: {options.workers} sync workers, DEBUG off; PostgreSQL and Redis on "
+        "127.0.0.1).",
+        "- Ratios are app/floor of the medians measured in the same run; the floor is "
+        "`bench/floor.py`, a bare Django app answering the same URLs with constant JSON.",
+        "",
+        table(selected),
+    ]
+    by_name = {c.name: c for c in selected}
+    argon2, pbkdf2 = by_name.get("password login, Argon2id"), by_name.get("password login, PBKDF2")
+    if argon2 and pbkdf2:
+        parts += [
+            "",
+            f"Password login: Argon2id (m=19 MiB, t=2, p=1) serves "
+            f"{median(argon2.app, 'rps') / median(pbkdf2.app, 'rps'):.1f}x the logins per second "
+            "of PBKDF2 at Django 5.2's default 1,000,000 iterations (target: at least 4x).",
+        ]
+    if scaled:
+        parts += [
+            "",
+            f"## Scale: after seeding {options.scale_rows:,} users and {options.scale_rows:,} "
+            "expired code rows",
+            "",
+            table(scaled),
+            "",
+            "| case | app/floor, empty | app/floor, seeded | change |",
+            "|---|---:|---:|---:|",
+        ]
+        for case in scaled:
+            base = by_name.get(case.name.split(" @ ")[0])
+            if base:
+                change = case.ratio() / base.ratio() - 1
+                parts.append(
+                    f"| {base.name} | {base.ratio():.2f} | {case.ratio():.2f} | {change:+.0%} |"
+                )
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    main()
