@@ -316,7 +316,7 @@ def main() -> None:
     started = datetime.datetime.now(datetime.UTC)
     with tempfile.TemporaryDirectory() as tmp, shared_database(Path(tmp)) as database_url:
         bench = Bench(options, database_url, Path(tmp))
-        manage(bench.env, "migrate")
+        manage(bench.env, "migrate", "--noinput")
         bench.prepare("user", 1, EXISTING)
         bench.prepare("password", 1, ARGON2_USER)
         bench.prepare("password", 1, PBKDF2_USER, PASSWORD_HASHER="pbkdf2")

@@ -75,7 +75,7 @@ def base_env(database_url: str, sms_dir: Path, **overrides: str) -> dict[str, st
 def manage(env: dict[str, str], *arguments: str) -> None:
     """Run a management command in its own process, with the servers' environment."""
     subprocess.run(
-        [sys.executable, "manage.py", *arguments, "--noinput", "-v0"],
+        [sys.executable, "manage.py", *arguments, "-v0"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -84,7 +84,7 @@ def manage(env: dict[str, str], *arguments: str) -> None:
 
 
 def migrate(env: dict[str, str]) -> None:
-    manage(env, "migrate")
+    manage(env, "migrate", "--noinput")
 
 
 def empty_shared_redis() -> None:

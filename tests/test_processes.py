@@ -206,7 +206,7 @@ def test_static_files_are_served_with_debug_off(tmp_path):
     with shared_database(tmp_path) as database_url:
         env = base_env(database_url, tmp_path / "sms", STATIC_ROOT=str(tmp_path / "static"))
         migrate(env)
-        manage(env, "collectstatic")
+        manage(env, "collectstatic", "--noinput")
         server = Server(env, workers=1)
         try:
             request = urllib.request.Request(server.url + "/static/admin/css/base.css")
