@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from . import services
@@ -39,7 +40,7 @@ def _error_response(error: AccountsError) -> JsonResponse:
 
 def _method_not_allowed(allowed: tuple[str, ...]) -> JsonResponse:
     response = JsonResponse(
-        {"detail": "Method not allowed.", "code": "METHOD_NOT_ALLOWED"}, status=405
+        {"detail": _("Method not allowed."), "code": "METHOD_NOT_ALLOWED"}, status=405
     )
     response["Allow"] = ", ".join(allowed)
     return response
@@ -74,18 +75,18 @@ def _body(request: HttpRequest) -> dict:
     try:
         data = json.loads(request.body)
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput("The body must be a JSON object or a form.") from None
+        raise InvalidInput(_("The body must be a JSON object or a form.")) from None
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object or a form.")
+        raise InvalidInput(_("The body must be a JSON object or a form."))
     return data
 
 
 def _field(data: dict, name: str) -> str:
     value = data.get(name)
     if value is None or value == "":
-        raise InvalidInput(f"{name}: this field is required.")
+        raise InvalidInput(_("%(field)s: this field is required.") % {"field": name})
     if not isinstance(value, str):
-        raise InvalidInput(f"{name}: must be a string.")
+        raise InvalidInput(_("%(field)s: must be a string.") % {"field": name})
     return value
 
 
@@ -94,7 +95,7 @@ def user_status(request: HttpRequest, phone_number: str) -> JsonResponse:
     status = services.user_status(phone_number=phone_number, client_ip=client_ip(request))
     if not status.exists:
         return JsonResponse(
-            {"detail": "No account with this phone number.", "code": "NOT_FOUND"}, status=404
+            {"detail": _("No account with this phone number."), "code": "NOT_FOUND"}, status=404
         )
     return JsonResponse({"password": status.has_password})
 

@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils import translation
 
 POSITIVE_SETTINGS = (
     "OTP_TTL",
@@ -53,19 +54,24 @@ def check_otp_settings(app_configs, **kwargs):
 
 
 def _check_template():
+    from .otp import message_for
+
     sample = "7" * settings.OTP_LENGTH if 4 <= settings.OTP_LENGTH <= 10 else "7777"
-    try:
-        body = settings.SMS_OTP_TEMPLATE.format(
-            app_name=settings.APP_NAME, code=sample, minutes=max(1, settings.OTP_TTL // 60)
-        )
-    except (KeyError, IndexError, ValueError) as exc:
-        return [Error(f"SMS_OTP_TEMPLATE cannot be rendered: {exc!r}.", id="accounts.E003")]
-    runs = re.findall(rf"(?<!\d)\d{{{len(sample)}}}(?!\d)", body)
-    if runs != [sample]:
+    problems = []
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            try:
+                body = message_for(sample)
+            except (KeyError, IndexError, ValueError) as exc:
+                return [Error(f"SMS_OTP_TEMPLATE cannot be rendered: {exc!r}.", id="accounts.E003")]
+        runs = re.findall(rf"(?<!\d)\d{{{len(sample)}}}(?!\d)", body)
+        if runs != [sample]:
+            problems.append(language)
+    if problems:
         return [
             Error(
-                "SMS_OTP_TEMPLATE must contain {code} once and no other run of "
-                "OTP_LENGTH digits, so phones can pick the code out.",
+                "The SMS text must contain {code} once and no other run of OTP_LENGTH "
+                f"digits, so phones can pick the code out (languages: {', '.join(problems)}).",
                 id="accounts.E004",
             )
         ]

@@ -1,8 +1,9 @@
 """The one family of domain errors.
 
 Each error has a stable machine code clients can switch on, an HTTP status for the
-REST door, and a message for people. Neither door defines errors of its own: the
-GraphQL view and the REST views each map this family in one place.
+REST door, and a message for people in the request's language (English or Persian).
+Neither door defines errors of its own: the GraphQL view and the REST views each map
+this family in one place.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 
 class AccountsError(Exception):
     code: str = "ERROR"
     status: int = 400
-    message: str = "The request could not be completed."
+    message: str = _("The request could not be completed.")
 
     def __init__(self, message: str | None = None, *, reason: str = "", **extra: Any) -> None:
         self.message = message or self.message
@@ -26,19 +29,19 @@ class AccountsError(Exception):
 
 class InvalidPhoneNumber(AccountsError):
     code = "INVALID_PHONE_NUMBER"
-    message = "Enter a valid mobile number."
+    message = _("Enter a valid mobile number.")
 
 
 class InvalidCredentials(AccountsError):
     code = "INVALID_CREDENTIALS"
     status = 401
-    message = "The phone number or password is incorrect, or the code has expired."
+    message = _("The phone number or password is incorrect, or the code has expired.")
 
 
 class RateLimited(AccountsError):
     code = "RATE_LIMITED"
     status = 429
-    message = "Too many requests. Try again later."
+    message = _("Too many requests. Try again later.")
 
     def __init__(self, retry_after: float, message: str | None = None, *, reason: str = "") -> None:
         self.retry_after = max(1, math.ceil(retry_after))
@@ -48,18 +51,18 @@ class RateLimited(AccountsError):
 class InvalidToken(AccountsError):
     code = "INVALID_TOKEN"
     status = 401
-    message = "The token is invalid or has expired."
+    message = _("The token is invalid or has expired.")
 
 
 class Unauthenticated(AccountsError):
     code = "UNAUTHENTICATED"
     status = 401
-    message = "Authentication credentials were not provided."
+    message = _("Authentication credentials were not provided.")
 
 
 class InvalidPassword(AccountsError):
     code = "INVALID_PASSWORD"
-    message = "The password does not meet the requirements."
+    message = _("The password does not meet the requirements.")
 
     def __init__(
         self, messages: list[str], message: str | None = None, *, reason: str = ""
@@ -71,14 +74,14 @@ class InvalidPassword(AccountsError):
 class SMSDeliveryFailed(AccountsError):
     code = "SMS_DELIVERY_FAILED"
     status = 503
-    message = "The code could not be sent. Try again shortly."
+    message = _("The code could not be sent. Try again shortly.")
 
 
 class InvalidInput(AccountsError):
     """A field is missing or has the wrong type (REST bodies)."""
 
     code = "INVALID_INPUT"
-    message = "The request body is invalid."
+    message = _("The request body is invalid.")
 
 
 class ServiceUnavailable(AccountsError):
@@ -86,4 +89,4 @@ class ServiceUnavailable(AccountsError):
 
     code = "SERVICE_UNAVAILABLE"
     status = 503
-    message = "The service is temporarily unavailable. Try again shortly."
+    message = _("The service is temporarily unavailable. Try again shortly.")

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
 from .errors import RateLimited
@@ -48,6 +49,25 @@ def generate_code() -> str:
 
 def looks_like_code(value: str) -> bool:
     return len(value) == settings.OTP_LENGTH and value.isascii() and value.isdigit()
+
+
+def message_for(code: str) -> str:
+    """The SMS text, in the active language, with the code once, on its last line.
+
+    With `OTP_WEBOTP_DOMAIN` set the last line is `@domain #code`, the form that the
+    WebOTP API and Android's SMS Retriever read to fill the code in by themselves.
+    """
+    domain = settings.OTP_WEBOTP_DOMAIN
+    template = settings.SMS_OTP_TEMPLATE or (
+        _("{app_name} login code, valid for {minutes} minutes. Never share it.")
+        + ("\n\n@{domain} #{code}" if domain else "\n\n{code}")
+    )
+    return template.format(
+        app_name=settings.APP_NAME,
+        code=code,
+        minutes=max(1, settings.OTP_TTL // 60),
+        domain=domain,
+    )
 
 
 def hash_code(phone_number: PhoneNumber, code: str) -> str:

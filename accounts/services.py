@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
@@ -129,13 +130,8 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     except RateLimited:
         otp.withdraw(issued)
         raise
-    body = settings.SMS_OTP_TEMPLATE.format(
-        app_name=settings.APP_NAME,
-        code=issued.code,
-        minutes=max(1, settings.OTP_TTL // 60),
-    )
     try:
-        sms.send_sms(phone.as_e164, body)
+        sms.send_sms(phone.as_e164, otp.message_for(issued.code))
     except Exception as exc:
         otp.withdraw(issued)
         # The exception text may quote the message, so only its type is kept.
@@ -247,17 +243,19 @@ def set_password(*, user: User | None, password: object, old_password: object = 
     if user is None:
         raise Unauthenticated()
     if not isinstance(password, str) or len(password) > MAX_SECRET_LENGTH:
-        raise InvalidInput("password must be a string.")
+        raise InvalidInput(_("password: must be a string."))
     try:
         validate_password(password, user)
     except ValidationError as exc:
         raise InvalidPassword(exc.messages, reason="rejected by validators") from None
     if user.has_usable_password():
         if not isinstance(old_password, str) or len(old_password) > MAX_SECRET_LENGTH:
-            raise InvalidCredentials("The old password is incorrect.", reason="no old password")
+            raise InvalidCredentials(_("The old password is incorrect."), reason="no old password")
         _claim_password_attempt(user)
         if not user.check_password(old_password):
-            raise InvalidCredentials("The old password is incorrect.", reason="wrong old password")
+            raise InvalidCredentials(
+                _("The old password is incorrect."), reason="wrong old password"
+            )
     with transaction.atomic():
         user.set_password(password)
         user.failed_logins, user.locked_until = 0, None

@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 
 def too_large_response() -> JsonResponse:
     return JsonResponse(
-        {"detail": "The request body is too large.", "code": "REQUEST_TOO_LARGE"}, status=413
+        {"detail": _("The request body is too large."), "code": "REQUEST_TOO_LARGE"}, status=413
     )
 
 
@@ -20,7 +21,7 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(
-                {"detail": "Invalid Content-Length.", "code": "INVALID_INPUT"}, status=400
+                {"detail": _("Invalid Content-Length."), "code": "INVALID_INPUT"}, status=400
             )
         if length > settings.MAX_REQUEST_BODY_BYTES:
             return too_large_response()
@@ -30,5 +31,7 @@ class BodySizeLimitMiddleware:
         if isinstance(exception, RequestDataTooBig):
             return too_large_response()
         if isinstance(exception, TooManyFieldsSent):
-            return JsonResponse({"detail": "Too many fields.", "code": "INVALID_INPUT"}, status=400)
+            return JsonResponse(
+                {"detail": _("Too many fields."), "code": "INVALID_INPUT"}, status=400
+            )
         return None

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,7 +126,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -199,6 +199,12 @@ APP_NAME = env.str("APP_NAME", default="Accounts")
 
 # Phone numbers: how bare national numbers are read, and where codes may be texted.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="IR").upper()
+
+# Answers and SMS texts follow Accept-Language; without one, this language is used.
+LANGUAGES = [("en", "English"), ("fa", "فارسی")]
+LANGUAGE_CODE = env.str("DEFAULT_LANGUAGE", default="fa" if PHONE_DEFAULT_REGION == "IR" else "en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
 OTP_ALLOWED_REGIONS = [r.upper() for r in env.list("OTP_ALLOWED_REGIONS", default=["IR"])]
 PHONENUMBER_DEFAULT_REGION = PHONE_DEFAULT_REGION
 PHONENUMBER_DB_FORMAT = "E164"
@@ -240,11 +246,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # SMS delivery.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
-# Placeholders: {app_name}, {code}, {minutes}; a literal "\n" in the variable is a line break.
-SMS_OTP_TEMPLATE = env.str(
-    "SMS_OTP_TEMPLATE",
-    default="{app_name} login code: {code}\nIt expires in {minutes} minutes. Never share it.",
-).replace("\\n", "\n")
+# Empty: the built-in text, in the request's language. Placeholders: {app_name}, {code},
+# {minutes}, {domain}; a literal "\n" in the variable is a line break.
+SMS_OTP_TEMPLATE = env.str("SMS_OTP_TEMPLATE", default="").replace("\\n", "\n")
+# The site's domain for the SMS's last line, `@domain #code`, which browsers (WebOTP)
+# and Android (SMS Retriever) read to fill the code in. Empty: the last line is the code.
+OTP_WEBOTP_DOMAIN = env.str("OTP_WEBOTP_DOMAIN", default="")
 
 # Tokens: short-lived access JWTs, long-running rotating refresh tokens.
 JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)

@@ -225,7 +225,7 @@ def test_seed_load_data_creates_users_and_expired_codes(db):
 
     from accounts.models import User
 
-    call_command("seed_load_data", users=30, expired_codes=20, batch_size=7, stdout=StringIO())
+    call_command("seed_load_data", users=30, expired_codes=20, stdout=StringIO())
     call_command("seed_load_data", users=30, expired_codes=20, stdout=StringIO())  # idempotent
     assert User.objects.count() == 30
     assert not User.objects.first().has_usable_password()
