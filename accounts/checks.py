@@ -26,6 +26,12 @@ POSITIVE_SETTINGS = (
 )
 
 
+PROVIDER_SETTINGS = {
+    "kavenegar": ("KAVENEGAR_API_KEY", "KAVENEGAR_TEMPLATE"),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+}
+
+
 @register(Tags.security, deploy=False)
 def check_otp_settings(app_configs, **kwargs):
     errors = []
@@ -43,6 +49,11 @@ def check_otp_settings(app_configs, **kwargs):
     if settings.RATE_LIMIT_STORE == "redis" and not settings.REDIS_URL:
         errors.append(Error("RATE_LIMIT_STORE=redis needs REDIS_URL.", id="accounts.E005"))
     errors.extend(_check_template())
+    for name in PROVIDER_SETTINGS.get(settings.SMS_BACKEND, ()):
+        if not getattr(settings, name):
+            errors.append(
+                Error(f"SMS_BACKEND={settings.SMS_BACKEND} needs {name}.", id="accounts.E006")
+            )
     if not settings.DEBUG and settings.SMS_BACKEND == "console":
         errors.append(
             Warning(

@@ -21,9 +21,10 @@ from .models import OTPChallenge
 
 _HMAC_SALT = "accounts.otp.code"
 HOUR = 3600
-# Rows removed per send by the inline prune (more than one, so the table shrinks while
-# codes are sent); `purge_otps` removes the rest.
-PRUNE_BATCH = 10
+# Rows removed per send by the inline prune: more than the one row a send can add, so the
+# table shrinks while codes are sent, and few enough to keep a send's cost flat however
+# many dead rows wait. `purge_otps` removes the rest.
+PRUNE_BATCH = 2
 
 
 class Outcome(enum.Enum):

@@ -127,15 +127,11 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     issued = otp.issue(phone)
     try:
         limits.hit(limits.SMS_GLOBAL, "all")
-    except RateLimited:
+        _deliver(phone, otp.message_for(issued.code), issued.code)
+    except Exception:
+        # Over the budget, the backend failed, or Redis went away: no code, no cooldown.
         otp.withdraw(issued)
         raise
-    try:
-        sms.send_sms(phone.as_e164, otp.message_for(issued.code))
-    except Exception as exc:
-        otp.withdraw(issued)
-        # The exception text may quote the message, so only its type is kept.
-        raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
     logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)
     return SentCode(
         phone_number=phone, expires_in=issued.expires_in, retry_after=issued.retry_after
@@ -265,6 +261,16 @@ def set_password(*, user: User | None, password: object, old_password: object = 
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _deliver(phone: PhoneNumber, text: str, code: str) -> None:
+    try:
+        sms.send_sms(phone.as_e164, text, code)
+    except sms.SMSSendError as exc:
+        raise SMSDeliveryFailed(reason=f"provider: {exc.reason}") from None
+    except Exception as exc:
+        # The exception text may quote the message, so only its type is kept.
+        raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
 
 
 def _masked(phone_number: object, user: User | None) -> str:

@@ -253,6 +253,19 @@ SMS_OTP_TEMPLATE = env.str("SMS_OTP_TEMPLATE", default="").replace("\\n", "\n")
 # and Android (SMS Retriever) read to fill the code in. Empty: the last line is the code.
 OTP_WEBOTP_DOMAIN = env.str("OTP_WEBOTP_DOMAIN", default="")
 
+# HTTP providers (kavenegar, twilio): seconds to connect and to wait for an answer, and
+# how many times a timeout, refused connection or 5xx is tried again.
+SMS_CONNECT_TIMEOUT = env.float("SMS_CONNECT_TIMEOUT", default=3.0)
+SMS_READ_TIMEOUT = env.float("SMS_READ_TIMEOUT", default=5.0)
+SMS_RETRIES = env.int("SMS_RETRIES", default=2)
+KAVENEGAR_API_KEY = env.str("KAVENEGAR_API_KEY", default="")
+KAVENEGAR_TEMPLATE = env.str("KAVENEGAR_TEMPLATE", default="")
+KAVENEGAR_BASE_URL = env.str("KAVENEGAR_BASE_URL", default="https://api.kavenegar.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+
 # Tokens: short-lived access JWTs, long-running rotating refresh tokens.
 JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
 JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=30 * 24 * 3600)

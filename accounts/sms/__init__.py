@@ -1,7 +1,7 @@
 """SMS delivery through a pluggable backend, in the style of `django.core.mail`.
 
-`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`, `dummy`) or the
-dotted path of a `BaseSMSBackend` subclass.
+`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`, `dummy`,
+`kavenegar`, `twilio`) or the dotted path of a `BaseSMSBackend` subclass.
 """
 
 from __future__ import annotations
@@ -9,15 +9,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .backends.base import BaseSMSBackend, SMSMessage
+from .backends.base import BaseSMSBackend, SMSMessage, SMSSendError
 
-__all__ = ["BaseSMSBackend", "SMSMessage", "get_backend", "send_sms", "outbox"]
+__all__ = ["BaseSMSBackend", "SMSMessage", "SMSSendError", "get_backend", "send_sms", "outbox"]
 
 BACKEND_ALIASES = {
     "console": "accounts.sms.backends.console.SMSBackend",
     "file": "accounts.sms.backends.filebased.SMSBackend",
     "locmem": "accounts.sms.backends.locmem.SMSBackend",
     "dummy": "accounts.sms.backends.dummy.SMSBackend",
+    "kavenegar": "accounts.sms.backends.kavenegar.SMSBackend",
+    "twilio": "accounts.sms.backends.twilio.SMSBackend",
 }
 
 # Messages sent through the locmem backend, for tests.
@@ -30,6 +32,6 @@ def get_backend(backend: str | None = None, **kwargs) -> BaseSMSBackend:
     return backend_class(**kwargs)
 
 
-def send_sms(to: str, body: str) -> None:
+def send_sms(to: str, body: str, code: str = "") -> None:
     """Send one message; raises whatever the backend raises on failure."""
-    get_backend().send(SMSMessage(to=to, body=body))
+    get_backend().send(SMSMessage(to=to, body=body, code=code))

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 class SMSMessage:
     to: str  # E.164
     body: str
+    code: str = ""  # the one-time code alone, for providers that fill a template with it
+
+
+class SMSSendError(Exception):
+    """A provider refused or failed a message. `reason` is safe to log: it never holds
+    the message text or the code."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class BaseSMSBackend:

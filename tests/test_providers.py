@@ -1,0 +1,177 @@
+"""The real Kavenegar and Twilio backends against local fakes of their HTTP APIs: only the
+host differs from production."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+from .servers import free_port
+
+PHONE = "09112223344"
+
+KAVENEGAR_OK = (
+    200,
+    {"return": {"status": 200, "message": "تایید شد"}, "entries": [{"messageid": 1}]},
+)
+KAVENEGAR_BAD_NUMBER = (
+    411,
+    {"return": {"status": 411, "message": "receptor نامعتبر"}, "entries": None},
+)
+TWILIO_OK = (201, {"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
+TWILIO_BAD_NUMBER = (
+    400,
+    {"code": 21211, "message": "The 'To' number +989112223344 is not valid.", "status": 400},
+)
+SERVER_ERROR = (500, {"message": "internal error"})
+
+
+class FakeProvider:
+    """An HTTP server on 127.0.0.1 that answers from a script and records requests."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict]] = []
+        self.delay = 0.0
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                fake.requests.append(
+                    {"path": self.path, "form": form, "auth": self.headers.get("Authorization")}
+                )
+                time.sleep(fake.delay)
+                status, body = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    provider = FakeProvider()
+    yield provider
+    provider.close()
+
+
+@pytest.fixture(params=["kavenegar", "twilio"])
+def provider(request, settings, fake):
+    settings.SMS_BACKEND = request.param
+    settings.SMS_READ_TIMEOUT = 0.5
+    settings.SMS_CONNECT_TIMEOUT = 0.5
+    settings.SMS_RETRIES = 2
+    settings.KAVENEGAR_API_KEY = "test-api-key"
+    settings.KAVENEGAR_TEMPLATE = "login"
+    settings.KAVENEGAR_BASE_URL = fake.url
+    settings.TWILIO_ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+    settings.TWILIO_AUTH_TOKEN = "test-auth-token"
+    settings.TWILIO_FROM = "+15005550006"
+    settings.TWILIO_BASE_URL = fake.url
+    return request.param
+
+
+OK = {"kavenegar": KAVENEGAR_OK, "twilio": TWILIO_OK}
+BAD_NUMBER = {"kavenegar": KAVENEGAR_BAD_NUMBER, "twilio": TWILIO_BAD_NUMBER}
+BAD_NUMBER_REASON = {"kavenegar": "411 invalid recipient", "twilio": "21211 invalid 'To' number"}
+
+
+def send(api):
+    return api.get(f"/accounts/api/otp/{PHONE}/")
+
+
+def test_success_sends_the_right_request(api, provider, fake):
+    fake.script = [OK[provider]]
+    assert send(api).status_code == 200
+    [request] = fake.requests
+    if provider == "kavenegar":
+        assert request["path"] == "/v1/test-api-key/verify/lookup.json"
+        assert request["form"]["receptor"] == PHONE
+        assert request["form"]["template"] == "login"
+        code = request["form"]["token"]
+    else:
+        assert (
+            request["path"]
+            == "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
+        )
+        assert request["form"]["To"] == "+989112223344"
+        assert request["form"]["From"] == "+15005550006"
+        user, _, token = base64.b64decode(request["auth"].split()[1]).decode().partition(":")
+        assert (user, token) == ("AC0123456789abcdef0123456789abcdef", "test-auth-token")
+        code = request["form"]["Body"].splitlines()[-1]
+    assert api.login(PHONE, code)["created"] is True
+
+
+def test_a_refused_number_is_final_logged_and_not_charged(api, provider, fake, caplog):
+    caplog.set_level(logging.WARNING, logger="accounts")
+    fake.script = [BAD_NUMBER[provider], OK[provider]]
+    response = send(api)
+    assert response.status_code == 503
+    assert response.json()["code"] == "SMS_DELIVERY_FAILED"
+    assert len(fake.requests) == 1  # a 4xx is not retried
+    assert BAD_NUMBER_REASON[provider] in caplog.text
+    assert "+989112223344" not in caplog.text
+    assert send(api).status_code == 200  # no cooldown was charged
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(api, provider, fake):
+    fake.script = [SERVER_ERROR, SERVER_ERROR, OK[provider]]
+    assert send(api).status_code == 200
+    assert len(fake.requests) == 3
+
+
+def test_persistent_server_errors_give_up(api, provider, fake, caplog):
+    fake.script = [SERVER_ERROR]
+    response = send(api)
+    assert response.status_code == 503
+    assert len(fake.requests) == 3
+    assert "HTTP 500 after 3 attempt(s)" in caplog.text
+
+
+def test_a_slow_provider_is_cut_off_by_the_read_timeout(api, provider, fake):
+    fake.script = [OK[provider]]
+    fake.delay = 1.0
+    started = time.monotonic()
+    response = send(api)
+    assert response.status_code == 503
+    assert time.monotonic() - started < 3 * 0.5 + 0.6 + 2  # three timeouts, two pauses
+    assert len(fake.requests) == 3
+
+
+def test_connection_refused(api, provider, settings, caplog):
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings.KAVENEGAR_BASE_URL = settings.TWILIO_BASE_URL = closed
+    response = send(api)
+    assert response.status_code == 503
+    assert "ConnectError after 3 attempt(s)" in caplog.text
+
+
+def test_missing_credentials_fail_the_checks(settings):
+    from django.core.checks import run_checks
+
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_AUTH_TOKEN = ""
+    assert "accounts.E006" in {message.id for message in run_checks()}
