@@ -1,12 +1,13 @@
 from django.urls import re_path
 
-from . import api
+from . import api, openapi
 
 app_name = "accounts"
 
 # The trailing slash is optional, so a POST without it is served rather than
 # redirected (a redirect would drop the body).
 urlpatterns = [
+    re_path(r"^schema/?$", openapi.schema, name="schema"),
     re_path(r"^status/(?P<phone_number>[^/]+)/?$", api.user_status, name="status"),
     re_path(r"^otp/(?P<phone_number>[^/]+)/?$", api.send_otp, name="otp"),
     re_path(r"^token/?$", api.token_obtain, name="token"),
