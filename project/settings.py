@@ -64,7 +64,8 @@ WSGI_APPLICATION = "project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # templates/graphene/graphiql.html: GraphiQL from this server, not a CDN.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -131,6 +132,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -295,7 +297,8 @@ GRAPHENE = {
     "ATOMIC_MUTATIONS": False,
 }
 GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=DEBUG)
-GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=DEBUG)
+# GraphiQL needs introspection for its documentation, so enabling one enables both.
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=GRAPHIQL_ENABLED)
 # Caps on one GraphQL document, counted after fragments are expanded.
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
 GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=64)
