@@ -34,13 +34,19 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class IssuedCode:
+class Reservation:
+    """A send that passed the cooldown and the hourly cap; its code is not made yet."""
+
     phone_number: PhoneNumber
-    code: str
-    code_hash: str
-    sent_at: float  # Unix time
+    sent_at: datetime  # identifies the reservation in the row
     expires_in: int
     retry_after: int
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    reservation: Reservation
+    code: str
 
 
 def generate_code() -> str:
@@ -86,18 +92,17 @@ def _locked_challenge(phone_number: PhoneNumber) -> OTPChallenge:
     return OTPChallenge.objects.select_for_update().get(phone_number=phone_number)
 
 
-def issue(phone_number: PhoneNumber) -> IssuedCode:
-    """Create a new code for the number, killing any previous one.
+def reserve(phone_number: PhoneNumber) -> Reservation:
+    """Count a send to the number, or raise `RateLimited`.
 
-    Raises `RateLimited` inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR`
-    codes went to the number in the last hour (a sliding hour). The check and the
-    write happen under the row's lock, so concurrent requests issue one code.
+    Refused inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR` codes went to
+    the number in the last (sliding) hour. The check and the write happen under the
+    row's lock, so concurrent requests reserve one send. The previous code dies here.
     """
     now = timezone.now()
     stamp = now.timestamp()
     cooldown = settings.OTP_RESEND_COOLDOWN
     per_hour = settings.OTP_MAX_SENDS_PER_HOUR
-    code = generate_code()
     with transaction.atomic():
         challenge = _locked_challenge(phone_number)
         recent = sorted(t for t in challenge.recent_sends if t > stamp - HOUR)
@@ -106,9 +111,9 @@ def issue(phone_number: PhoneNumber) -> IssuedCode:
         if len(recent) >= per_hour:
             raise RateLimited(recent[-per_hour] + HOUR - stamp, reason="per-number hourly cap")
         recent = [*recent, stamp][-per_hour:]
-        challenge.code_hash = hash_code(phone_number, code)
+        challenge.code_hash = ""
         challenge.sent_at = now
-        challenge.expires_at = now + timedelta(seconds=settings.OTP_TTL)
+        challenge.expires_at = now
         challenge.attempts = 0
         challenge.used_at = None
         challenge.recent_sends = recent
@@ -117,28 +122,49 @@ def issue(phone_number: PhoneNumber) -> IssuedCode:
     retry_after = cooldown
     if len(recent) >= per_hour:
         retry_after = max(cooldown, math.ceil(recent[0] + HOUR - stamp))
-    return IssuedCode(
-        phone_number=phone_number,
-        code=code,
-        code_hash=challenge.code_hash,
-        sent_at=stamp,
-        expires_in=settings.OTP_TTL,
-        retry_after=retry_after,
+    return Reservation(phone_number, now, settings.OTP_TTL, retry_after)
+
+
+def make_code(reservation: Reservation) -> IssuedCode | None:
+    """Make the reserved code live, unless a newer send replaced the reservation."""
+    code = generate_code()
+    now = timezone.now()
+    made = OTPChallenge.objects.filter(
+        phone_number=reservation.phone_number,
+        sent_at=reservation.sent_at,
+        code_hash="",
+    ).update(
+        code_hash=hash_code(reservation.phone_number, code),
+        expires_at=now + timedelta(seconds=settings.OTP_TTL),
     )
+    return IssuedCode(reservation, code) if made else None
 
 
-def withdraw(issued: IssuedCode) -> None:
-    """Undo `issue` after the SMS could not be sent: the code dies, and neither the
-    cooldown nor the hourly cap counts it."""
+def issue(phone_number: PhoneNumber) -> IssuedCode:
+    """Reserve a send and make its code at once."""
+    reservation = reserve(phone_number)
+    issued = make_code(reservation)
+    if issued is None:  # another send overtook this one between the two statements
+        raise RateLimited(reservation.retry_after, reason="per-number cooldown")
+    return issued
+
+
+def withdraw(reservation: Reservation) -> None:
+    """Undo a send that could not go out: its code dies, and neither the cooldown nor
+    the hourly cap counts it."""
     with transaction.atomic():
         challenge = (
             OTPChallenge.objects.select_for_update()
-            .filter(phone_number=issued.phone_number, code_hash=issued.code_hash)
+            .filter(
+                phone_number=reservation.phone_number,
+                sent_at=reservation.sent_at,
+            )
             .first()
         )
         if challenge is None:
             return
-        challenge.recent_sends = [t for t in challenge.recent_sends if t != issued.sent_at]
+        stamp = reservation.sent_at.timestamp()
+        challenge.recent_sends = [t for t in challenge.recent_sends if t != stamp]
         challenge.code_hash = ""
         challenge.sent_at = None
         challenge.expires_at = timezone.now()

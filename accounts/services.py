@@ -21,14 +21,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import limits, otp, sms, tokens
+from . import limits, otp, sms, tasks, tokens
 from .errors import (
     AccountsError,
     InvalidCredentials,
@@ -124,18 +124,33 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     phone = normalize_phone(phone_number)
     if not is_sms_eligible(phone):
         raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
-    issued = otp.issue(phone)
+    reservation = otp.reserve(phone)
     try:
         limits.hit(limits.SMS_GLOBAL, "all")
-        _deliver(phone, otp.message_for(issued.code), issued.code)
+        if settings.SMS_SEND_IN_BACKGROUND:
+            tasks.deliver_code.enqueue(
+                phone.as_e164, reservation.sent_at.isoformat(), translation.get_language()
+            )
+        else:
+            deliver_code(reservation)
     except Exception:
         # Over the budget, the backend failed, or Redis went away: no code, no cooldown.
-        otp.withdraw(issued)
+        otp.withdraw(reservation)
         raise
     logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)
     return SentCode(
-        phone_number=phone, expires_in=issued.expires_in, retry_after=issued.retry_after
+        phone_number=phone,
+        expires_in=reservation.expires_in,
+        retry_after=reservation.retry_after,
     )
+
+
+def deliver_code(reservation: otp.Reservation) -> None:
+    """Make the reserved code and text it; raises `SMSDeliveryFailed` when that fails."""
+    issued = otp.make_code(reservation)
+    if issued is None:
+        return  # a newer send replaced this one; its own delivery texts the number
+    _deliver(reservation.phone_number, otp.message_for(issued.code), issued.code)
 
 
 @use_case

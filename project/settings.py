@@ -5,6 +5,7 @@ local run; production must set SECRET_KEY (the process refuses to start without 
 when DEBUG is off).
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "graphene_django",
     "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
     "phonenumber_field",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
 ]
 
@@ -252,8 +255,24 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
 # {minutes}, {domain}; a literal "\n" in the variable is a line break.
 SMS_OTP_TEMPLATE = env.str("SMS_OTP_TEMPLATE", default="").replace("\\n", "\n")
 # The site's domain for the SMS's last line, `@domain #code`, which browsers (WebOTP)
-# and Android (SMS Retriever) read to fill the code in. Empty: the last line is the code.
-OTP_WEBOTP_DOMAIN = env.str("OTP_WEBOTP_DOMAIN", default="")
+# and Android (SMS Retriever) read to fill the code in. Default: the first host name in
+# ALLOWED_HOSTS; with none (only IPs or localhost) the last line is the code alone.
+_DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
+OTP_WEBOTP_DOMAIN = env.str(
+    "OTP_WEBOTP_DOMAIN",
+    default=next((host for host in ALLOWED_HOSTS if _DOMAIN.fullmatch(host.lower())), ""),
+)
+
+# Send codes from a worker (`manage.py db_worker`) instead of inside the request, so a
+# slow provider never holds up sendOtp. Off: the request waits for the provider.
+SMS_SEND_IN_BACKGROUND = env.bool("SMS_SEND_IN_BACKGROUND", default=False)
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend"
+        if SMS_SEND_IN_BACKGROUND
+        else "django_tasks.backends.immediate.ImmediateBackend"
+    }
+}
 
 # HTTP providers (kavenegar, twilio): seconds to connect and to wait for an answer, and
 # how many times a timeout, refused connection or 5xx is tried again.

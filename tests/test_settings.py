@@ -87,3 +87,25 @@ def test_sqlite_is_set_up_for_several_workers(db):
         assert cursor.fetchone()[0] == 1  # NORMAL
     assert connection.transaction_mode == "IMMEDIATE"
     assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
+
+
+@pytest.mark.parametrize(
+    ("hosts", "domain"),
+    [
+        ("auth.example.com,127.0.0.1", "auth.example.com"),
+        ("127.0.0.1,localhost,api.example.ir", "api.example.ir"),
+        ("127.0.0.1,localhost", ""),
+    ],
+)
+def test_webotp_domain_defaults_to_the_first_host_name(hosts, domain):
+    clean = {k: v for k, v in os.environ.items() if k != "OTP_WEBOTP_DOMAIN"}
+    clean.update(DEBUG="1", ALLOWED_HOSTS=hosts)
+    result = subprocess.run(
+        [sys.executable, "-c", "import project.settings as s; print(repr(s.OTP_WEBOTP_DOMAIN))"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == repr(domain)
