@@ -92,12 +92,13 @@ def _locked_challenge(phone_number: PhoneNumber) -> OTPChallenge:
     return OTPChallenge.objects.select_for_update().get(phone_number=phone_number)
 
 
-def reserve(phone_number: PhoneNumber) -> Reservation:
+def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
     """Count a send to the number, or raise `RateLimited`.
 
     Refused inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR` codes went to
     the number in the last (sliding) hour. The check and the write happen under the
-    row's lock, so concurrent requests reserve one send. The previous code dies here.
+    row's lock, so concurrent requests reserve one send. The previous code dies here;
+    with `code`, that code is made live in the same write (see `issue`).
     """
     now = timezone.now()
     stamp = now.timestamp()
@@ -111,9 +112,9 @@ def reserve(phone_number: PhoneNumber) -> Reservation:
         if len(recent) >= per_hour:
             raise RateLimited(recent[-per_hour] + HOUR - stamp, reason="per-number hourly cap")
         recent = [*recent, stamp][-per_hour:]
-        challenge.code_hash = ""
+        challenge.code_hash = hash_code(phone_number, code) if code else ""
         challenge.sent_at = now
-        challenge.expires_at = now
+        challenge.expires_at = now + timedelta(seconds=settings.OTP_TTL) if code else now
         challenge.attempts = 0
         challenge.used_at = None
         challenge.recent_sends = recent
@@ -141,12 +142,9 @@ def make_code(reservation: Reservation) -> IssuedCode | None:
 
 
 def issue(phone_number: PhoneNumber) -> IssuedCode:
-    """Reserve a send and make its code at once."""
-    reservation = reserve(phone_number)
-    issued = make_code(reservation)
-    if issued is None:  # another send overtook this one between the two statements
-        raise RateLimited(reservation.retry_after, reason="per-number cooldown")
-    return issued
+    """Reserve a send and make its code, in one write."""
+    code = generate_code()
+    return IssuedCode(reserve(phone_number, code=code), code)
 
 
 def withdraw(reservation: Reservation) -> None:

@@ -124,15 +124,20 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     phone = normalize_phone(phone_number)
     if not is_sms_eligible(phone):
         raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
-    reservation = otp.reserve(phone)
+    if settings.SMS_SEND_IN_BACKGROUND:
+        # The worker makes the code, so that none waits in the queue.
+        reservation, issued = otp.reserve(phone), None
+    else:
+        issued = otp.issue(phone)
+        reservation = issued.reservation
     try:
         limits.hit(limits.SMS_GLOBAL, "all")
-        if settings.SMS_SEND_IN_BACKGROUND:
+        if issued is None:
             tasks.deliver_code.enqueue(
                 phone.as_e164, reservation.sent_at.isoformat(), translation.get_language()
             )
         else:
-            deliver_code(reservation)
+            _deliver(phone, otp.message_for(issued.code), issued.code)
     except Exception:
         # Over the budget, the backend failed, or Redis went away: no code, no cooldown.
         otp.withdraw(reservation)
@@ -146,7 +151,8 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
 
 
 def deliver_code(reservation: otp.Reservation) -> None:
-    """Make the reserved code and text it; raises `SMSDeliveryFailed` when that fails."""
+    """Make a reserved code and text it (the background worker's part of `send_otp`);
+    raises `SMSDeliveryFailed` when the provider fails."""
     issued = otp.make_code(reservation)
     if issued is None:
         return  # a newer send replaced this one; its own delivery texts the number
