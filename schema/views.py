@@ -15,7 +15,7 @@ from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_o
 from accounts.errors import AccountsError
 from project.middleware import too_large_response
 
-from .validation import checked_document, validation_rules
+from .validation import checked_document
 
 logger = logging.getLogger("accounts")
 
@@ -60,10 +60,6 @@ class GraphQLView(BaseGraphQLView):
     def graphiql(self, value):
         """GraphiQL follows GRAPHIQL_ENABLED; graphene-django's argument is unused."""
 
-    @property
-    def validation_rules(self):
-        return validation_rules()
-
     def execute_graphql_request(
         self, request, data, query, variables, operation_name, show_graphiql=False
     ):
@@ -97,10 +93,6 @@ class GraphQLView(BaseGraphQLView):
             )
         except Exception as error:  # graphql-core raises for bad operation names and the like
             return ExecutionResult(errors=[error])
-
-    @validation_rules.setter
-    def validation_rules(self, value):
-        """Rules follow the settings of the moment; graphene-django's argument is unused."""
 
     def parse_body(self, request):
         try:
