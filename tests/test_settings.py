@@ -11,11 +11,13 @@ from django.core.checks import run_checks
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_settings(**env):
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+def load_settings(code="import project.settings", **env):
+    """Import the settings in a fresh process, with `env` and none of ours set."""
+    ours = ("SECRET_KEY", "DEBUG", "OTP_WEBOTP_DOMAIN")
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import project.settings"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -98,14 +100,10 @@ def test_sqlite_is_set_up_for_several_workers(db):
     ],
 )
 def test_webotp_domain_defaults_to_the_first_host_name(hosts, domain):
-    clean = {k: v for k, v in os.environ.items() if k != "OTP_WEBOTP_DOMAIN"}
-    clean.update(DEBUG="1", ALLOWED_HOSTS=hosts)
-    result = subprocess.run(
-        [sys.executable, "-c", "import project.settings as s; print(repr(s.OTP_WEBOTP_DOMAIN))"],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        check=True,
+    result = load_settings(
+        "import project.settings as s; print(repr(s.OTP_WEBOTP_DOMAIN))",
+        DEBUG="1",
+        ALLOWED_HOSTS=hosts,
     )
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(domain)
