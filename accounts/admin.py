@@ -1,15 +1,30 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
 
 from .errors import InvalidPhoneNumber
 from .models import OTPChallenge, RefreshToken, User
 from .phone import normalize_phone
+
+
+class StaffLoginForm(AdminAuthenticationForm):
+    """The admin's login form; a locked account or an outage is said as such."""
+
+    def get_invalid_login_error(self):
+        refusal = getattr(self.request, "accounts_refusal", None)
+        if refusal is not None:
+            return ValidationError(str(refusal.message), code=refusal.code.lower())
+        return super().get_invalid_login_error()
+
+
+admin.site.login_form = StaffLoginForm
 
 # The library's own model is unused (ours stores hashes); hide its empty table.
 if admin.site.is_registered(LibraryRefreshToken):

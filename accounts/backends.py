@@ -1,20 +1,32 @@
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 
-from .errors import InvalidPhoneNumber
-from .phone import normalize_phone
+from . import services
+from .errors import AccountsError, InvalidCredentials, InvalidPhoneNumber
+from .limits import client_ip
 
 
 class PhoneNumberBackend(ModelBackend):
-    """Password login for the admin site: any written form of the number works.
+    """Django's `authenticate()` (the admin's login): staff log in with any written form
+    of their number and their password, through `services.staff_login`, so this door
+    shares the API's per-account lockout and per-IP failure budget.
 
-    The API does not come through here; it logs in with `accounts.services.login`.
+    A refusal that is not a wrong password (a lock, an outage) stops authentication and
+    is kept on the request as `accounts_refusal`, so the login form can say why.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         try:
-            phone = normalize_phone(username)
-        except InvalidPhoneNumber:
+            return services.staff_login(
+                phone_number=username,
+                password=password,
+                client_ip=client_ip(request) if request is not None else "-",
+            )
+        except (InvalidCredentials, InvalidPhoneNumber):
             return None
-        return super().authenticate(request, username=phone.as_e164, password=password, **kwargs)
+        except AccountsError as error:
+            if request is not None:
+                request.accounts_refusal = error
+            raise PermissionDenied(error.code) from None

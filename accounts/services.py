@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
@@ -167,14 +168,27 @@ def login(*, phone_number: object, password: object, client_ip: str) -> TokenPai
     `InvalidCredentials`, whatever went wrong; lockouts are `RateLimited`.
     """
     phone = normalize_phone(phone_number)
-    if not isinstance(password, str) or not password or len(password) > MAX_SECRET_LENGTH:
-        raise InvalidCredentials(reason="empty or oversized password")
-    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
-    try:
-        return _login(phone, password)
-    except InvalidCredentials:
-        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
-        raise
+    secret = _require_secret(password)
+    with _counting_login_failures(client_ip):
+        return _login(phone, secret)
+
+
+@use_case
+def staff_login(*, phone_number: object, password: object, client_ip: str) -> User:
+    """Password login for staff: the admin site, and anything else that calls Django's
+    `authenticate()`. The same per-account lockout and per-IP failure budget as `login`;
+    an account that is not active staff is refused as a wrong password is, after the
+    same work, so the answer does not tell whether the password was right."""
+    phone = normalize_phone(phone_number)
+    secret = _require_secret(password)
+    with _counting_login_failures(client_ip):
+        user = User.objects.filter(phone_number=phone).first()
+        _check_fixed_password(user, secret)
+        if not (user.is_active and user.is_staff):
+            raise InvalidCredentials(reason="not an active staff account")
+    _record_login(user)
+    logger.info("Staff login for %s ip=%s", mask_phone(phone), client_ip)
+    return user
 
 
 def _login(phone: PhoneNumber, password: str) -> TokenPair:
@@ -199,14 +213,7 @@ def _login(phone: PhoneNumber, password: str) -> TokenPair:
             raise InvalidCredentials(reason="wrong one-time password")
         # No live code: the digits may still be a fixed password.
 
-    # An unusable password is refused without running the hasher.
-    if user is None:
-        raise InvalidCredentials(reason="unknown number")
-    if not user.has_usable_password():
-        raise InvalidCredentials(reason="no fixed password set")
-    _claim_password_attempt(user)
-    if not user.check_password(password):
-        raise InvalidCredentials(reason="wrong password")
+    _check_fixed_password(user, password)
     _record_login(user)
     logger.info("Password login for %s", mask_phone(phone))
     return _issue_tokens(user)
@@ -259,8 +266,11 @@ def set_password(*, user: User | None, password: object, old_password: object = 
     """
     if user is None:
         raise Unauthenticated()
-    if not isinstance(password, str) or len(password) > MAX_SECRET_LENGTH:
+    if not isinstance(password, str):
         raise InvalidInput(_("password: must be a string."))
+    if len(password) > MAX_SECRET_LENGTH:
+        too_long = _("This password is too long. It must contain at most %(max)d characters.")
+        raise InvalidPassword([too_long % {"max": MAX_SECRET_LENGTH}], reason="too long")
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -301,6 +311,38 @@ def _masked(phone_number: object, user: User | None) -> str:
         return mask_phone(normalize_phone(phone_number))
     except InvalidPhoneNumber:
         return "-"
+
+
+def _require_secret(value: object) -> str:
+    # A password longer than any set here cannot be right: refuse it before the hasher.
+    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_LENGTH:
+        raise InvalidCredentials(reason="empty or oversized password")
+    return value
+
+
+@contextmanager
+def _counting_login_failures(client_ip: str) -> Iterator[None]:
+    """Refuse a client IP over LOGIN_FAILURES_PER_IP_PER_HOUR; count the failures of
+    the block."""
+    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
+    try:
+        yield
+    except InvalidCredentials:
+        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
+        raise
+
+
+def _check_fixed_password(user: User | None, password: str) -> None:
+    """The one password check of every door: an unknown number or an account without a
+    usable password is refused without the hasher; otherwise the attempt is counted
+    (or refused while the account is locked) before the hasher runs."""
+    if user is None:
+        raise InvalidCredentials(reason="unknown number")
+    if not user.has_usable_password():
+        raise InvalidCredentials(reason="no fixed password set")
+    _claim_password_attempt(user)
+    if not user.check_password(password):
+        raise InvalidCredentials(reason="wrong password")
 
 
 def _require_token(value: object) -> str:
