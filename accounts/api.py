@@ -8,7 +8,6 @@ error becomes `{"detail", "code"}` with its HTTP status in `_error_response`.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 
@@ -16,7 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from . import services
+from . import client_input, services
 from .errors import AccountsError, InvalidInput, RateLimited
 from .limits import client_ip
 
@@ -69,13 +68,11 @@ def _body(request: HttpRequest) -> dict:
     """A JSON object or a form, as a dict of fields."""
     content_type = request.content_type or ""
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return request.POST.dict()
+        # Django decodes forms with replacement characters: no lone surrogate gets through.
+        return client_input.read_form(request).dict()
     if not request.body:
         return {}
-    try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidInput(_("The body must be a JSON object or a form.")) from None
+    data = client_input.loads(request.body)
     if not isinstance(data, dict):
         raise InvalidInput(_("The body must be a JSON object or a form."))
     return data

@@ -1,13 +1,8 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
-
-def too_large_response() -> JsonResponse:
-    return JsonResponse(
-        {"detail": _("The request body is too large."), "code": "REQUEST_TOO_LARGE"}, status=413
-    )
+from .errors import error_response, too_large_response
 
 
 class BodySizeLimitMiddleware:
@@ -20,18 +15,14 @@ class BodySizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(
-                {"detail": _("Invalid Content-Length."), "code": "INVALID_INPUT"}, status=400
-            )
+            return error_response(request, 400, "INVALID_INPUT", _("Invalid Content-Length."))
         if length > settings.MAX_REQUEST_BODY_BYTES:
-            return too_large_response()
+            return too_large_response(request)
         return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, RequestDataTooBig):
-            return too_large_response()
+            return too_large_response(request)
         if isinstance(exception, TooManyFieldsSent):
-            return JsonResponse(
-                {"detail": _("Too many fields."), "code": "INVALID_INPUT"}, status=400
-            )
+            return error_response(request, 400, "INVALID_INPUT", _("Too many fields."))
         return None

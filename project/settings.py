@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver serves static files through WhiteNoise too, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "graphene_django",
     "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
@@ -188,13 +190,16 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django logs every 4xx with its path, which holds the full phone number; the
         # service logs each refusal itself, masked. Server errors are still logged.
         "django.request": {"level": "ERROR"},
+        # A Host header outside ALLOWED_HOSTS is a client's mistake (or a scan), not a
+        # fault: the 400 handler logs it at INFO instead of an ERROR with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
     },
 }
 
@@ -304,6 +309,7 @@ GRAPHQL_JWT = {
     "JWT_REFRESH_TOKEN_MODEL": "accounts.RefreshToken",
     "JWT_REFRESH_TOKEN_N_BYTES": 32,
     "JWT_PAYLOAD_HANDLER": "accounts.tokens.jwt_payload",
+    "JWT_DECODE_HANDLER": "accounts.tokens.jwt_decode",
     "JWT_PAYLOAD_GET_USERNAME_HANDLER": "accounts.tokens.user_id_from_payload",
     "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "accounts.tokens.get_active_user",
     "JWT_GET_REFRESH_TOKEN_HANDLER": "accounts.tokens.get_live_refresh_token",

@@ -19,8 +19,9 @@ def access_token_from_header(request: HttpRequest) -> str | None:
     if not header:
         return None
     parts = header.split()
-    if len(parts) != 2 or parts[0].lower() not in _PREFIXES:
-        raise InvalidToken()
+    # A JWT is ASCII; the header is the one place this door reads it from.
+    if len(parts) != 2 or parts[0].lower() not in _PREFIXES or not parts[1].isascii():
+        raise InvalidToken(reason="malformed Authorization header")
     return parts[1]
 
 
