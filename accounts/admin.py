@@ -6,12 +6,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
 
 from .errors import InvalidPhoneNumber
-from .models import OTPChallenge, RefreshToken, User
+from .models import OTPChallenge, RefreshToken, Session, User
 from .phone import normalize_phone
+from .sessions import end_sessions
 
 
 class StaffLoginForm(AdminAuthenticationForm):
@@ -101,21 +101,39 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Session)
+class SessionAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "user",
+        "method",
+        "created_at",
+        "last_refreshed_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_reason",
+        "client_ip",
+    )
+    list_filter = ("method", "revoked_reason", "created_at")
+    search_fields = ("user__phone_number",)
+    raw_id_fields = ("user",)
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke selected sessions", permissions=["delete"])
+    def revoke(self, request, queryset):
+        count = end_sessions(queryset, Session.Reason.ADMIN)
+        self.message_user(request, f"Revoked {count} session(s).")
+
+
 @admin.register(RefreshToken)
-class RefreshTokenAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+class LegacyRefreshTokenAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+    """Refresh tokens from before sessions, until they expire."""
+
     list_display = ("id", "user", "created", "expires_at", "revoked", "revoked_reason")
     list_filter = ("revoked_reason", "revoked", "created")
     search_fields = ("user__phone_number",)
     exclude = ("token",)
     raw_id_fields = ("user",)
-    actions = ("revoke",)
-
-    @admin.action(description="Revoke selected refresh tokens", permissions=["delete"])
-    def revoke(self, request, queryset):
-        count = queryset.filter(revoked__isnull=True).update(
-            revoked=timezone.now(), revoked_reason=RefreshToken.Reason.ADMIN
-        )
-        self.message_user(request, f"Revoked {count} refresh token(s).")
 
 
 @admin.register(OTPChallenge)

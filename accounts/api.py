@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import client_input, services
 from .errors import AccountsError, InvalidInput, RateLimited
+from .keys import SYMMETRIC, key_set
 from .limits import client_ip
 
 logger = logging.getLogger("accounts")
@@ -112,6 +113,7 @@ def token_obtain(request: HttpRequest) -> JsonResponse:
         phone_number=_field(data, "phone_number"),
         password=_field(data, "password"),
         client_ip=client_ip(request),
+        user_agent=client_input.user_agent(request),
     )
     return JsonResponse({"refresh": pair.refresh, "access": pair.access, "created": pair.created})
 
@@ -126,3 +128,30 @@ def token_refresh(request: HttpRequest) -> JsonResponse:
 def token_verify(request: HttpRequest) -> JsonResponse:
     services.verify(token=_field(_body(request), "token"))
     return JsonResponse({})
+
+
+@endpoint("POST")
+def token_blacklist(request: HttpRequest) -> JsonResponse:
+    """Log out (simplejwt's name): the session of the refresh token ends."""
+    services.revoke(refresh_token=_field(_body(request), "refresh"))
+    return JsonResponse({})
+
+
+@endpoint("GET")
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The public keys that verify access tokens (RFC 7517), for other services."""
+    keys = key_set()
+    if keys.algorithm == SYMMETRIC:
+        return JsonResponse(
+            {
+                "detail": _(
+                    "Access tokens are signed with HS256, a shared secret: there is no public "
+                    "key to publish. Set JWT_ALGORITHM to ES256, EdDSA or RS256 to have one."
+                ),
+                "code": "NOT_FOUND",
+            },
+            status=404,
+        )
+    response = JsonResponse(keys.jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response

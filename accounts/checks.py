@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -62,6 +63,41 @@ def check_otp_settings(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=False)
+def check_cors_origins(app_configs, **kwargs):
+    """Exact http(s) origins only: no wildcard, no `null` (sandboxed frames and files)."""
+    errors = []
+    for origin in settings.CORS_ALLOWED_ORIGINS:
+        parts = urlsplit(origin)
+        exact = (
+            parts.scheme in ("http", "https")
+            and parts.hostname
+            and not (parts.path or parts.query or parts.fragment or parts.username)
+            and origin == f"{parts.scheme}://{parts.netloc}"
+        )
+        if not exact:
+            errors.append(
+                Error(
+                    f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin. Give each as "
+                    "scheme://host[:port], e.g. https://app.example.com, with no path, "
+                    "no trailing slash and no wildcard, separated by commas.",
+                    id="accounts.E007",
+                )
+            )
+    return errors
+
+
+@register(Tags.security, deploy=False)
+def check_jwt_keys(app_configs, **kwargs):
+    from .keys import KeyFileError, key_set
+
+    try:
+        key_set()
+    except KeyFileError as error:
+        return [Error(f"Access tokens cannot be signed: {error}", id="accounts.E008")]
+    return []
 
 
 def _check_template():

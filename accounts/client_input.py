@@ -75,3 +75,8 @@ def loads(body: bytes | str) -> object:
     if "\\u" in body:
         check_text(data)
     return data
+
+
+def user_agent(request: HttpRequest) -> str:
+    """The User-Agent header, as a session records it."""
+    return request.META.get("HTTP_USER_AGENT", "")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -86,11 +87,57 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class RefreshToken(AbstractRefreshToken):
-    """django-graphql-jwt's long-running refresh token, stored only as a hash.
+class Session(models.Model):
+    """One login, and the chain of refresh tokens rotated from it, in one row.
 
-    The raw token is handed to the client once, at creation; the database keeps its
-    SHA-256, so a leaked row is not a session.
+    A rotation advances `generation` in place, so storage grows with logins, never with
+    refreshes. The refresh token is `<id>.<generation>.<MAC>` (see `accounts.sessions`):
+    nothing about it is stored, a token whose generation is behind the row's is a
+    replay, and a leaked row mints nothing without the server's key.
+    """
+
+    class Method(models.TextChoices):
+        CODE = "code", "one-time code"
+        PASSWORD = "password", "password"
+        LEGACY = "legacy", "refresh token from before sessions"
+
+    class Reason(models.TextChoices):
+        LOGOUT = "logout", "logged out"
+        REVOKED_BY_USER = "user", "ended by its owner"
+        PASSWORD_CHANGED = "password_changed", "password changed"
+        REUSE_DETECTED = "reuse_detected", "reuse detected"
+        ADMIN = "admin", "revoked by an admin"
+
+    USER_AGENT_LENGTH = 256
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions"
+    )
+    method = models.CharField(max_length=16, choices=Method.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Absolute: JWT_REFRESH_TOKEN_LIFETIME after the login, whatever the rotations.
+    expires_at = models.DateTimeField(db_index=True)
+    generation = models.PositiveBigIntegerField(default=1)
+    user_agent = models.CharField(max_length=USER_AGENT_LENGTH, blank=True)
+    client_ip = models.CharField(max_length=45, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="session_user_live")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"
+
+
+class RefreshToken(AbstractRefreshToken):
+    """A refresh token from before sessions, stored only as its SHA-256.
+
+    Kept so that tokens issued by earlier versions still work: the first refresh with
+    one opens a `Session` in its place (see `accounts.sessions.upgrade_legacy`). No new
+    row is written; `purge_otps` deletes them as they expire.
     """
 
     # The library's own (plain-text) model is installed with its app and keeps the
@@ -98,7 +145,7 @@ class RefreshToken(AbstractRefreshToken):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
-        related_name="sessions",
+        related_name="legacy_refresh_tokens",
         verbose_name="user",
     )
 
@@ -108,6 +155,7 @@ class RefreshToken(AbstractRefreshToken):
         PASSWORD_CHANGED = "password_changed", "password changed"
         REUSE_DETECTED = "reuse_detected", "reuse detected"
         ADMIN = "admin", "revoked by an admin"
+        UPGRADED = "upgraded", "replaced by a session"
 
     # Absolute: a rotated token inherits its parent's expiry, so a session ends
     # JWT_REFRESH_TOKEN_LIFETIME after the login that started it.
@@ -116,6 +164,8 @@ class RefreshToken(AbstractRefreshToken):
 
     class Meta(AbstractRefreshToken.Meta):
         abstract = False
+        verbose_name = "refresh token from before sessions"
+        verbose_name_plural = "refresh tokens from before sessions"
         constraints = [models.UniqueConstraint(fields=["token"], name="refresh_token_hash_unique")]
         unique_together = ()
 

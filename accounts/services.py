@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import limits, otp, sms, tasks, tokens
+from . import limits, otp, sessions, sms, tasks, tokens
 from .errors import (
     AccountsError,
     InvalidCredentials,
@@ -43,7 +44,7 @@ from .errors import (
     Unauthenticated,
 )
 from .infrastructure import OUTAGES
-from .models import RefreshToken, User
+from .models import Session, User
 from .phone import is_sms_eligible, mask_phone, normalize_phone, to_ascii_digits
 
 logger = logging.getLogger("accounts")
@@ -79,6 +80,22 @@ class TokenPair:
     created: bool = False
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request with an access token, and from which session."""
+
+    user: User
+    session_id: str | None  # None for tokens issued before sessions
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a login comes from, as the session records it."""
+
+    ip: str
+    user_agent: str = ""
+
+
 def use_case(function: Callable[P, R]) -> Callable[P, R]:
     """Log every refusal of `function` once, with its reason, number and client IP;
     turn an outage of the database or the cache into `ServiceUnavailable`."""
@@ -97,7 +114,7 @@ def use_case(function: Callable[P, R]) -> Callable[P, R]:
                 function.__name__,
                 error.code,
                 f" ({error.reason})" if error.reason else "",
-                _masked(kwargs.get("phone_number"), kwargs.get("user")),
+                _masked(kwargs.get("phone_number"), kwargs.get("caller")),
                 kwargs.get("client_ip") or "-",
             )
             raise
@@ -161,8 +178,11 @@ def deliver_code(reservation: otp.Reservation) -> None:
 
 
 @use_case
-def login(*, phone_number: object, password: object, client_ip: str) -> TokenPair:
-    """Log in with a one-time code or a fixed password (both arrive as `password`).
+def login(
+    *, phone_number: object, password: object, client_ip: str, user_agent: str = ""
+) -> TokenPair:
+    """Log in with a one-time code or a fixed password (both arrive as `password`) and
+    open a session.
 
     A code for an unknown number creates the account. Every failure is the same
     `InvalidCredentials`, whatever went wrong; lockouts are `RateLimited`.
@@ -170,7 +190,7 @@ def login(*, phone_number: object, password: object, client_ip: str) -> TokenPai
     phone = normalize_phone(phone_number)
     secret = _require_secret(password)
     with _counting_login_failures(client_ip):
-        return _login(phone, secret)
+        return _login(phone, secret, Client(client_ip, user_agent))
 
 
 @use_case
@@ -191,7 +211,7 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
     return user
 
 
-def _login(phone: PhoneNumber, password: str) -> TokenPair:
+def _login(phone: PhoneNumber, password: str, client: Client) -> TokenPair:
     user = User.objects.filter(phone_number=phone).first()
     if user is not None and not user.is_active:
         raise InvalidCredentials(reason="inactive account")
@@ -208,7 +228,7 @@ def _login(phone: PhoneNumber, password: str) -> TokenPair:
                 _record_login(user)
         if outcome is otp.Outcome.ACCEPTED:
             logger.info("SMS login for %s (created=%s)", mask_phone(phone), created)
-            return _issue_tokens(user, created=created)
+            return _open_session(user, Session.Method.CODE, client, created=created)
         if outcome is otp.Outcome.REJECTED:
             raise InvalidCredentials(reason="wrong one-time password")
         # No live code: the digits may still be a fixed password.
@@ -216,18 +236,21 @@ def _login(phone: PhoneNumber, password: str) -> TokenPair:
     _check_fixed_password(user, password)
     _record_login(user)
     logger.info("Password login for %s", mask_phone(phone))
-    return _issue_tokens(user)
+    return _open_session(user, Session.Method.PASSWORD, client)
 
 
 @use_case
 def refresh(*, refresh_token: object) -> TokenPair:
-    """Trade a live refresh token for a new pair; the old refresh token is revoked."""
-    rotation = tokens.rotate_refresh_token(_require_token(refresh_token))
-    if rotation.token is None:
+    """Trade a live refresh token for a new pair; the old refresh token dies."""
+    rotation = sessions.rotate(_require_token(refresh_token))
+    if rotation.session is None:
         if rotation.reuse_detected:
-            logger.warning("Refresh token reuse: every session of the account was revoked")
+            logger.warning(
+                "Refresh token reuse: a rotated token was presented again, so its session "
+                "and every refresh token rotated from its login were revoked"
+            )
         raise InvalidToken(reason=rotation.error)
-    return _token_pair(rotation.token)
+    return _token_pair(rotation.session, rotation.refresh_token)
 
 
 @use_case
@@ -238,14 +261,14 @@ def verify(*, token: object) -> dict:
 
 @use_case
 def revoke(*, refresh_token: object) -> None:
-    """Log out: revoke one live refresh token."""
-    if not tokens.revoke_refresh_token(_require_token(refresh_token), RefreshToken.Reason.LOGOUT):
-        raise InvalidToken(reason="no live refresh token")
+    """Log out: end the session of a refresh token."""
+    if not sessions.revoke(_require_token(refresh_token), Session.Reason.LOGOUT):
+        raise InvalidToken(reason="no live session for the refresh token")
 
 
 @use_case
-def authenticate(*, access_token: str | None) -> User | None:
-    """The user an `Authorization: JWT <token>` header names; None without a header."""
+def authenticate(*, access_token: str | None) -> Caller | None:
+    """Who an `Authorization: JWT <token>` header names; None without a header."""
     if access_token is None:
         return None
     payload = _decode_access_token(_require_token(access_token))
@@ -255,17 +278,53 @@ def authenticate(*, access_token: str | None) -> User | None:
         user = None
     if user is None:
         raise InvalidToken(reason="no active user for the token")
-    return user
+    session_id = payload.get("sid")
+    return Caller(user, session_id if isinstance(session_id, str) else None)
 
 
 @use_case
-def set_password(*, user: User | None, password: object, old_password: object = None) -> TokenPair:
+def list_sessions(*, caller: Caller | None) -> list[Session]:
+    """The caller's live sessions, most recently used first."""
+    if caller is None:
+        raise Unauthenticated()
+    return list(sessions.live_sessions(caller.user))
+
+
+@use_case
+def revoke_session(*, caller: Caller | None, session_id: object) -> int:
+    """End one of the caller's own sessions; 0 for an id that is not one (someone
+    else's answers the same as an unknown one)."""
+    if caller is None:
+        raise Unauthenticated()
+    try:
+        key = uuid.UUID(str(session_id))
+    except ValueError:
+        return 0
+    return sessions.end_sessions(
+        Session.objects.filter(pk=key, user=caller.user), Session.Reason.REVOKED_BY_USER
+    )
+
+
+@use_case
+def revoke_other_sessions(*, caller: Caller | None) -> int:
+    """End every session of the caller but the one its access token came from."""
+    if caller is None:
+        raise Unauthenticated()
+    current = _session_uuid(caller.session_id)
+    return sessions.end_all(caller.user, Session.Reason.REVOKED_BY_USER, except_id=current)
+
+
+@use_case
+def set_password(
+    *, caller: Caller | None, password: object, old_password: object = None
+) -> TokenPair:
     """Set or change the fixed password; every session of the user ends.
 
-    Returns a fresh token pair so the caller stays logged in.
+    Returns a fresh token pair, of a new session, so the caller stays logged in.
     """
-    if user is None:
+    if caller is None:
         raise Unauthenticated()
+    user = caller.user
     if not isinstance(password, str):
         raise InvalidInput(_("password: must be a string."))
     if len(password) > MAX_SECRET_LENGTH:
@@ -287,8 +346,11 @@ def set_password(*, user: User | None, password: object, old_password: object = 
         user.set_password(password)
         user.failed_logins, user.locked_until = 0, None
         user.save(update_fields=["password", "failed_logins", "locked_until"])
-        tokens.revoke_all_refresh_tokens(user, RefreshToken.Reason.PASSWORD_CHANGED)
-        return _issue_tokens(user)
+        sessions.end_all(user, Session.Reason.PASSWORD_CHANGED)
+        current = Session.objects.filter(pk=_session_uuid(caller.session_id)).first()
+        client = Client(current.client_ip, current.user_agent) if current else Client("")
+        method = current.method if current else Session.Method.PASSWORD
+        return _open_session(user, method, client)
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -304,9 +366,9 @@ def _deliver(phone: PhoneNumber, text: str, code: str) -> None:
         raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
 
 
-def _masked(phone_number: object, user: User | None) -> str:
-    if user is not None:
-        return mask_phone(user.phone_number)
+def _masked(phone_number: object, caller: Caller | None) -> str:
+    if caller is not None:
+        return mask_phone(caller.user.phone_number)
     try:
         return mask_phone(normalize_phone(phone_number))
     except InvalidPhoneNumber:
@@ -406,18 +468,28 @@ def _record_login(user: User) -> None:
     )
 
 
-def _issue_tokens(user: User, *, created: bool = False) -> TokenPair:
-    return _token_pair(tokens.issue_refresh_token(user), created=created)
+def _session_uuid(session_id: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(session_id) if session_id else None
+    except ValueError:
+        return None
 
 
-def _token_pair(refresh_token: RefreshToken, *, created: bool = False) -> TokenPair:
-    user = refresh_token.user
-    payload = jwt_settings.JWT_PAYLOAD_HANDLER(user)
+def _open_session(user: User, method: str, client: Client, *, created: bool = False) -> TokenPair:
+    session, refresh_token = sessions.open_session(
+        user, method, user_agent=client.user_agent, client_ip=client.ip
+    )
+    return _token_pair(session, refresh_token, created=created)
+
+
+def _token_pair(session: Session, refresh_token: str, *, created: bool = False) -> TokenPair:
+    user = session.user
+    payload = tokens.jwt_payload(user, session_id=str(session.pk))
     return TokenPair(
         user=user,
         access=jwt_settings.JWT_ENCODE_HANDLER(payload),
-        refresh=refresh_token.get_token(),
+        refresh=refresh_token,
         payload=payload,
-        refresh_expires_at=int(refresh_token.expires_at.timestamp()),
+        refresh_expires_at=int(session.expires_at.timestamp()),
         created=created,
     )

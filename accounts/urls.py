@@ -13,4 +13,5 @@ urlpatterns = [
     re_path(r"^token/?$", api.token_obtain, name="token"),
     re_path(r"^token/refresh/?$", api.token_refresh, name="token-refresh"),
     re_path(r"^token/verify/?$", api.token_verify, name="token-verify"),
+    re_path(r"^token/blacklist/?$", api.token_blacklist, name="token-blacklist"),
 ]

@@ -8,7 +8,6 @@ request's data per line to OUT.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -23,24 +22,25 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
     from django.utils import timezone
     from graphql_jwt.settings import jwt_settings
 
-    from accounts import services
-    from accounts.models import RefreshToken, User, hash_refresh_token
+    from accounts import services, sessions
+    from accounts.models import Session, User
 
     lines: list[str] = []
     if kind == "user":  # one account, created if missing
         User.objects.get_or_create(phone_number=arg, defaults={"password": make_password(None)})
     elif kind == "access":  # an access token of that account
         user = User.objects.get(phone_number=arg)
-        lines.append(jwt_settings.JWT_ENCODE_HANDLER(jwt_settings.JWT_PAYLOAD_HANDLER(user)))
-    elif kind == "refresh":  # COUNT live refresh tokens of that account
+        session, _ = sessions.open_session(user, Session.Method.CODE)
+        payload = jwt_settings.JWT_PAYLOAD_HANDLER(user, session_id=str(session.pk))
+        lines.append(jwt_settings.JWT_ENCODE_HANDLER(payload))
+    elif kind == "refresh":  # COUNT sessions of that account, each with its refresh token
         user = User.objects.get(phone_number=arg)
-        raws = [secrets.token_hex(32) for _ in range(count)]
         expires_at = timezone.now() + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
-        RefreshToken.objects.bulk_create(
-            RefreshToken(user=user, token=hash_refresh_token(raw), expires_at=expires_at)
-            for raw in raws
+        created = Session.objects.bulk_create(
+            Session(user=user, method=Session.Method.CODE, expires_at=expires_at)
+            for _ in range(count)
         )
-        lines.extend(raws)
+        lines.extend(sessions.refresh_token(session.pk, session.generation) for session in created)
     elif kind == "codes":  # COUNT codes texted through the file backend to numbers ARG+i
         start = int(arg)
         folder = Path(settings.SMS_FILE_PATH)

@@ -149,7 +149,7 @@ class Bench:
 # --- the cases -------------------------------------------------------------------------
 
 STATUS_QUERY = "query($p: String!) { userStatus(phoneNumber: $p) { exists hasPassword } }"
-VERIFY_MUTATION = "mutation($t: String!) { verifyToken(token: $t) { payload } }"
+VERIFY_MUTATION = "mutation($t: String!) { verifyToken(token: $t) { payload { sub exp } } }"
 
 
 def graphql_body(query: str, **variables: str) -> str:

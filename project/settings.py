@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     # runserver serves static files through WhiteNoise too, as production does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "graphene_django",
     "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
     "phonenumber_field",
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer (400, 413, 429, 503 included) carries the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -253,6 +256,17 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Browser apps on other origins (django-cors-headers). Exact origins only, e.g.
+# https://app.example.com; empty: no cross-origin access. Only the API's URLs answer
+# cross-origin, and never with credentials: the API reads no cookies.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(graphql|accounts/api/|\.well-known/jwks\.json)"
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "accept-language")
+CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-ID", "Content-Language")
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 600
+
 # SMS delivery.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
@@ -299,8 +313,20 @@ JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=30 * 
 # of being treated as theft.
 JWT_REFRESH_TOKEN_REUSE_GRACE = env.int("JWT_REFRESH_TOKEN_REUSE_GRACE", default=5)
 
+# Signing: HS256 with JWT_SECRET_KEY (the default), or ES256 / EdDSA / RS256 with the
+# private keys in JWT_PRIVATE_KEYS_FILE (PEM, one or more: the first signs, all verify,
+# and their public halves are served at /.well-known/jwks.json). See accounts/keys.py.
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
+JWT_PRIVATE_KEYS_FILE = env.str("JWT_PRIVATE_KEYS_FILE", default="")
+# `iss` of every access token, checked on verify; `aud` is set and checked when given.
+JWT_ISSUER = env.str(
+    "JWT_ISSUER",
+    default=next((h for h in ALLOWED_HOSTS if h and h[0] not in ".*"), "localhost"),
+)
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+
 GRAPHQL_JWT = {
-    "JWT_ALGORITHM": "HS256",
+    "JWT_ALGORITHM": JWT_ALGORITHM,
     "JWT_SECRET_KEY": env.str("JWT_SECRET_KEY", default="") or SECRET_KEY,
     "JWT_VERIFY_EXPIRATION": True,
     "JWT_EXPIRATION_DELTA": timedelta(seconds=JWT_ACCESS_TOKEN_LIFETIME),
@@ -309,10 +335,10 @@ GRAPHQL_JWT = {
     "JWT_REFRESH_TOKEN_MODEL": "accounts.RefreshToken",
     "JWT_REFRESH_TOKEN_N_BYTES": 32,
     "JWT_PAYLOAD_HANDLER": "accounts.tokens.jwt_payload",
+    "JWT_ENCODE_HANDLER": "accounts.tokens.jwt_encode",
     "JWT_DECODE_HANDLER": "accounts.tokens.jwt_decode",
     "JWT_PAYLOAD_GET_USERNAME_HANDLER": "accounts.tokens.user_id_from_payload",
     "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "accounts.tokens.get_active_user",
-    "JWT_GET_REFRESH_TOKEN_HANDLER": "accounts.tokens.get_live_refresh_token",
 }
 if len(GRAPHQL_JWT["JWT_SECRET_KEY"].encode()) < 32:
     raise ImproperlyConfigured("JWT_SECRET_KEY must be at least 32 bytes long.")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.api import jwks
 from schema.views import GraphQLView
 
 from . import errors
@@ -10,6 +11,7 @@ from .health import healthz, livez
 urlpatterns = [
     path("graphql", csrf_exempt(GraphQLView.as_view()), name="graphql"),
     path("accounts/api/", include("accounts.urls")),
+    path(".well-known/jwks.json", jwks, name="jwks"),
     path("healthz", healthz, name="healthz"),
     path("readyz", healthz, name="readyz"),
     path("livez", livez, name="livez"),

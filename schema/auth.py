@@ -25,8 +25,8 @@ def access_token_from_header(request: HttpRequest) -> str | None:
     return parts[1]
 
 
-def current_user(request: HttpRequest) -> User | None:
-    """The authenticated user of this request, worked out once per request."""
+def current_caller(request: HttpRequest) -> services.Caller | None:
+    """Who sent this request, worked out once per request."""
     if not hasattr(request, "_accounts_auth"):
         try:
             request._accounts_auth = services.authenticate(
@@ -37,3 +37,8 @@ def current_user(request: HttpRequest) -> User | None:
     if isinstance(request._accounts_auth, AccountsError):
         raise request._accounts_auth
     return request._accounts_auth
+
+
+def current_user(request: HttpRequest) -> User | None:
+    caller = current_caller(request)
+    return caller.user if caller is not None else None

@@ -1,11 +1,11 @@
 import graphene
-from graphene.types.generic import GenericScalar
 
 from accounts import services
+from accounts.client_input import user_agent
 from accounts.limits import client_ip
 
-from .auth import current_user
-from .types import PHONE_ARGUMENT, User
+from .auth import current_caller
+from .types import PHONE_ARGUMENT, TokenPayload, User
 
 
 class TokenPairFields:
@@ -18,7 +18,9 @@ class TokenPairFields:
         required=True,
         description="Single-use refresh token; trade it for a new pair with refreshToken.",
     )
-    payload = GenericScalar(required=True, description="The claims of the access token.")
+    payload = graphene.Field(
+        TokenPayload, required=True, description="The claims of the access token."
+    )
     refresh_expires_in = graphene.Int(
         required=True, description="Unix time at which the refresh token expires."
     )
@@ -76,7 +78,10 @@ class TokenAuth(TokenPairFields, graphene.Mutation):
     @classmethod
     def mutate(cls, root, info, phone_number, password):
         pair = services.login(
-            phone_number=phone_number, password=password, client_ip=client_ip(info.context)
+            phone_number=phone_number,
+            password=password,
+            client_ip=client_ip(info.context),
+            user_agent=user_agent(info.context),
         )
         return cls.from_pair(pair, created=pair.created, user=pair.user)
 
@@ -104,7 +109,7 @@ class VerifyToken(graphene.Mutation):
     class Arguments:
         token = graphene.String(required=True, description="An access JWT.")
 
-    payload = GenericScalar(required=True, description="The claims of the token.")
+    payload = graphene.Field(TokenPayload, required=True, description="The claims of the token.")
 
     @staticmethod
     def mutate(root, info, token):
@@ -151,9 +156,47 @@ class SetPassword(TokenPairFields, graphene.Mutation):
     @classmethod
     def mutate(cls, root, info, password, old_password=None):
         pair = services.set_password(
-            user=current_user(info.context), password=password, old_password=old_password
+            caller=current_caller(info.context), password=password, old_password=old_password
         )
         return cls.from_pair(pair, success=True)
+
+
+class RevokeSession(graphene.Mutation):
+    class Meta:
+        name = "RevokeSessionPayload"
+        description = (
+            "End one of your sessions (needs `Authorization: JWT <token>`): its refresh "
+            "token stops at once; its access tokens run until they expire."
+        )
+
+    class Arguments:
+        id = graphene.ID(required=True, description="The session's id, from `sessions`.")
+
+    revoked_count = graphene.Int(
+        required=True,
+        description="Sessions ended: 1, or 0 when the id is not a live session of yours.",
+    )
+
+    @staticmethod
+    def mutate(root, info, id):
+        count = services.revoke_session(caller=current_caller(info.context), session_id=id)
+        return RevokeSession(revoked_count=count)
+
+
+class RevokeOtherSessions(graphene.Mutation):
+    class Meta:
+        name = "RevokeOtherSessionsPayload"
+        description = (
+            "End every session of yours but the one of this access token (needs "
+            "`Authorization: JWT <token>`)."
+        )
+
+    revoked_count = graphene.Int(required=True, description="Sessions ended.")
+
+    @staticmethod
+    def mutate(root, info):
+        count = services.revoke_other_sessions(caller=current_caller(info.context))
+        return RevokeOtherSessions(revoked_count=count)
 
 
 class Mutation(graphene.ObjectType):
@@ -163,3 +206,7 @@ class Mutation(graphene.ObjectType):
     verify_token = VerifyToken.Field(description=VerifyToken._meta.description)
     revoke_token = RevokeToken.Field(description=RevokeToken._meta.description)
     set_password = SetPassword.Field(description=SetPassword._meta.description)
+    revoke_session = RevokeSession.Field(description=RevokeSession._meta.description)
+    revoke_other_sessions = RevokeOtherSessions.Field(
+        description=RevokeOtherSessions._meta.description
+    )

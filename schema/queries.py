@@ -3,8 +3,8 @@ import graphene
 from accounts import services
 from accounts.limits import client_ip
 
-from .auth import current_user
-from .types import PHONE_ARGUMENT, User, UserStatus
+from .auth import current_caller, current_user
+from .types import PHONE_ARGUMENT, Session, User, UserStatus
 
 
 class Query(graphene.ObjectType):
@@ -23,6 +23,14 @@ class Query(graphene.ObjectType):
         ),
     )
 
+    sessions = graphene.List(
+        graphene.NonNull(Session),
+        required=True,
+        description=(
+            "Your live sessions, most recently used first (needs `Authorization: JWT <token>`)."
+        ),
+    )
+
     @staticmethod
     def resolve_user_status(root, info, phone_number):
         return services.user_status(phone_number=phone_number, client_ip=client_ip(info.context))
@@ -30,3 +38,7 @@ class Query(graphene.ObjectType):
     @staticmethod
     def resolve_me(root, info):
         return current_user(info.context)
+
+    @staticmethod
+    def resolve_sessions(root, info):
+        return services.list_sessions(caller=current_caller(info.context))

@@ -1,5 +1,9 @@
 import graphene
 
+from accounts.models import Session as SessionModel
+
+from .auth import current_caller
+
 PHONE_ARGUMENT = "A mobile number in any common form: 09112223344, +989112223344, ۰۹۱۱…"
 
 
@@ -33,3 +37,67 @@ class User(graphene.ObjectType):
     @staticmethod
     def resolve_has_password(user, info):
         return user.has_usable_password()
+
+
+class TokenPayload(graphene.ObjectType):
+    """The claims of an access token."""
+
+    sub = graphene.String(required=True, description="The account's id.")
+    phone_number = graphene.String(
+        required=True, source="phoneNumber", description="The account's number in E.164 form."
+    )
+    sid = graphene.String(
+        description="The session the token belongs to (null for tokens from before sessions)."
+    )
+    iat = graphene.Int(required=True, description="Unix time the token was issued.")
+    exp = graphene.Int(required=True, description="Unix time the token expires.")
+    orig_iat = graphene.Int(
+        source="origIat", description="Unix time of the first token (django-graphql-jwt's claim)."
+    )
+    jti = graphene.String(description="A random id that makes every token distinct.")
+    iss = graphene.String(description="The issuer, JWT_ISSUER.")
+    aud = graphene.String(description="The audience, JWT_AUDIENCE, when one is set.")
+
+
+class SessionMethod(graphene.Enum):
+    """How a session was opened."""
+
+    CODE = SessionModel.Method.CODE.value
+    PASSWORD = SessionModel.Method.PASSWORD.value
+    LEGACY = SessionModel.Method.LEGACY.value
+
+    @property
+    def description(self):
+        return {
+            "CODE": "A one-time code.",
+            "PASSWORD": "A fixed password.",
+            "LEGACY": "A refresh token issued before sessions existed.",
+        }[self.name]
+
+
+class Session(graphene.ObjectType):
+    """One login and the refresh tokens rotated from it."""
+
+    id = graphene.ID(required=True, description="The session's id; `sid` in its access tokens.")
+    method = graphene.Field(SessionMethod, required=True, description="How it was opened.")
+    created_at = graphene.DateTime(required=True, description="When it was opened (the login).")
+    last_refreshed_at = graphene.DateTime(description="When its refresh token last rotated.")
+    expires_at = graphene.DateTime(
+        required=True, description="When it ends, whatever the rotations."
+    )
+    user_agent = graphene.String(
+        required=True, description="The User-Agent of the login, cut to 256 characters."
+    )
+    client_ip = graphene.String(required=True, description="The client IP of the login.")
+    current = graphene.Boolean(
+        required=True, description="True for the session of the caller's access token."
+    )
+
+    @staticmethod
+    def resolve_id(session, info):
+        return str(session.pk)
+
+    @staticmethod
+    def resolve_current(session, info):
+        caller = current_caller(info.context)
+        return caller is not None and caller.session_id == str(session.pk)

@@ -14,7 +14,7 @@ from graphene_django.views import HttpError
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 
 from accounts import client_input
-from accounts.errors import AccountsError, InvalidInput
+from accounts.errors import AccountsError, InvalidInput, RateLimited
 from project.errors import too_large_response
 
 from .validation import checked_document
@@ -85,6 +85,16 @@ class GraphQLView(BaseGraphQLView):
     def graphiql(self, value):
         """GraphiQL follows GRAPHIQL_ENABLED; graphene-django's argument is unused."""
 
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # graphene-django's dispatch asks for a CSRF cookie; this view reads no cookie.
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
+        retry_after = getattr(request, "accounts_retry_after", None)
+        if retry_after is not None:
+            # RATE_LIMITED keeps HTTP 200, as GraphQL errors do; the header says when.
+            response["Retry-After"] = str(retry_after)
+        return response
+
     def execute_graphql_request(
         self, request, data, query, variables, operation_name, show_graphiql=False
     ):
@@ -118,6 +128,13 @@ class GraphQLView(BaseGraphQLView):
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # No field ran: graphql-core refused the variables or the operation name.
             return ExecutionResult(data=None, errors=request_errors(result.errors))
+        waits = [
+            e.original_error.retry_after
+            for e in result.errors or ()
+            if isinstance(e.original_error, RateLimited)
+        ]
+        if waits:
+            request.accounts_retry_after = max(waits)
         return result
 
     def parse_body(self, request):

@@ -127,7 +127,7 @@ def api(db) -> Api:
 TOKEN_AUTH = """
 mutation Login($phone: String!, $password: String!) {
   tokenAuth(phoneNumber: $phone, password: $password) {
-    token refreshToken payload refreshExpiresIn created
+    token refreshToken payload { sub phoneNumber sid iat exp } refreshExpiresIn created
     user { phoneNumber hasPassword }
   }
 }

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts import sms
-from accounts.models import OTPChallenge, RefreshToken, User
+from accounts.models import OTPChallenge, RefreshToken, Session, User
 
 from .conftest import Api
 
@@ -48,7 +48,7 @@ def test_one_code_many_simultaneous_logins_exactly_one_success():
     assert statuses.count(200) == 1
     assert statuses.count(401) == THREADS - 1
     assert User.objects.count() == 1
-    assert RefreshToken.objects.count() == 1
+    assert Session.objects.count() == 1
 
 
 def test_many_simultaneous_sends_text_exactly_once():
@@ -80,8 +80,8 @@ def test_simultaneous_refreshes_of_one_token_mint_one_child():
     responses = race(refresh)
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["refresh"] for r in responses}) == 1
-    assert RefreshToken.objects.count() == 2
-    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
+    session = Session.objects.get()
+    assert session.generation == 2 and session.revoked_at is None
 
 
 def test_purge_runs_safely_on_several_instances_at_once():
@@ -100,6 +100,9 @@ def test_purge_runs_safely_on_several_instances_at_once():
     RefreshToken.objects.bulk_create(
         RefreshToken(user=user, token=f"{i:064x}", expires_at=old) for i in range(1000)
     )
+    Session.objects.bulk_create(
+        Session(user=user, method="code", created_at=old, expires_at=old) for i in range(1000)
+    )
     RateCounter.objects.bulk_create(
         RateCounter(key=f"{i:064x}", window_end=1, count=1) for i in range(500)
     )
@@ -109,7 +112,8 @@ def test_purge_runs_safely_on_several_instances_at_once():
     race(lambda i: call_command("purge_otps", stdout=io.StringIO()), count=4)
 
     assert list(OTPChallenge.objects.values_list("phone_number", flat=True)) == ["+989112223344"]
-    assert RefreshToken.objects.count() == 1
+    assert RefreshToken.objects.count() == 0
+    assert Session.objects.count() == 1
     assert (
         Client()
         .post(

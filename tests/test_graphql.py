@@ -17,6 +17,11 @@ OUR_TYPES = [
     "VerifyTokenPayload",
     "RevokeTokenPayload",
     "SetPasswordPayload",
+    "RevokeSessionPayload",
+    "RevokeOtherSessionsPayload",
+    "Session",
+    "SessionMethod",
+    "TokenPayload",
 ]
 
 
@@ -27,7 +32,10 @@ def test_every_type_field_and_argument_is_described():
         graphql_type = graphql_schema.get_type(type_name)
         if type_name not in ("Query", "Mutation") and not graphql_type.description:
             missing.append(type_name)
-        for field_name, field in graphql_type.fields.items():
+        for value_name, value in getattr(graphql_type, "values", {}).items():
+            if not value.description:
+                missing.append(f"{type_name}.{value_name}")
+        for field_name, field in getattr(graphql_type, "fields", {}).items():
             if not field.description:
                 missing.append(f"{type_name}.{field_name}")
             for arg_name, arg in field.args.items():
@@ -38,7 +46,7 @@ def test_every_type_field_and_argument_is_described():
 
 def test_schema_has_the_documented_operations():
     graphql_schema = schema.graphql_schema
-    assert set(graphql_schema.query_type.fields) == {"userStatus", "me"}
+    assert set(graphql_schema.query_type.fields) == {"userStatus", "me", "sessions"}
     assert set(graphql_schema.mutation_type.fields) == {
         "sendOtp",
         "tokenAuth",
@@ -46,6 +54,8 @@ def test_schema_has_the_documented_operations():
         "verifyToken",
         "revokeToken",
         "setPassword",
+        "revokeSession",
+        "revokeOtherSessions",
     }
 
 
