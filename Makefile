@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run serve test test-services bench lint format clean
+.PHONY: run serve test test-services bench lint format schema clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench: $(BIN)/.installed  ## Benchmark every endpoint against a bare-Django floo
 lint: $(BIN)/.installed  ## Check formatting and lint
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+schema: $(BIN)/.installed  ## Refresh schema.graphql, the SDL that frontends generate code from
+	DEBUG=1 $(BIN)/python manage.py graphql_schema --schema schema.schema --out schema.graphql
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

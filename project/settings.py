@@ -54,11 +54,12 @@ MIDDLEWARE = [
     # First, so every answer (400, 413, 429, 503 included) carries the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
+    # Before the size limit, so even a 413 answers in the request's language.
+    "django.middleware.locale.LocaleMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

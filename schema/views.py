@@ -87,7 +87,9 @@ class GraphQLView(BaseGraphQLView):
 
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)
-        # graphene-django's dispatch asks for a CSRF cookie; this view reads no cookie.
+        # graphene-django wraps its dispatch in ensure_csrf_cookie; this view reads no
+        # cookie, so it sends none (neither that decorator's nor the middleware's).
+        response.cookies.pop(settings.CSRF_COOKIE_NAME, None)
         request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
         retry_after = getattr(request, "accounts_retry_after", None)
         if retry_after is not None:
