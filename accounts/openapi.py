@@ -102,7 +102,7 @@ DOCUMENT = {
         "/accounts/api/token/refresh/": {
             "post": {
                 "tags": ["tokens"],
-                "summary": "Trade a refresh token for a new pair (the old one is revoked)",
+                "summary": "Trade a refresh token for a new pair (the old one dies)",
                 "requestBody": _body("refresh"),
                 "responses": {
                     "200": _ok("A new pair.", "Refreshed"),
@@ -121,6 +121,19 @@ DOCUMENT = {
                     "200": _ok("The token is valid.", "Empty"),
                     "400": _error("`INVALID_INPUT`."),
                     "401": _error("`token_not_valid`."),
+                    **COMMON,
+                },
+            }
+        },
+        "/accounts/api/token/blacklist/": {
+            "post": {
+                "tags": ["tokens"],
+                "summary": "Log out: end the session of a refresh token",
+                "requestBody": _body("refresh"),
+                "responses": {
+                    "200": _ok("The session has ended.", "Empty"),
+                    "400": _error("`INVALID_INPUT`."),
+                    "401": _error("`token_not_valid`: no live session for the token."),
                     **COMMON,
                 },
             }

@@ -215,3 +215,42 @@ def test_static_files_are_served_with_debug_off(tmp_path):
                 assert b"body" in response.read()
         finally:
             server.stop()
+
+
+def _chunked_post(server, path: str, body: bytes) -> tuple[int, dict]:
+    """POST with Transfer-Encoding: chunked and no Content-Length, as streaming clients do."""
+    import http.client
+    import json as _json
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=iter([body[i : i + 4096] for i in range(0, len(body), 4096)]),
+            headers={"Content-Type": "application/json", "Accept-Language": "en"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, _json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_chunked_bodies_are_read_and_capped_like_sized_ones(cluster):
+    a, _, _, _ = cluster
+    status, body = _chunked_post(a, "/graphql", b'{"query": "{ __typename }"}')
+    assert (status, body) == (200, {"data": {"__typename": "Query"}})
+    status, body = _chunked_post(a, "/accounts/api/token/verify/", b'{"token": "x"}')
+    assert (status, body["code"]) == (401, "token_not_valid")
+    big = b'{"query": "{ __typename }", "pad": "' + b"x" * 70_000 + b'"}'
+    status, body = _chunked_post(a, "/graphql", big)
+    assert status == 413
+    assert body == {
+        "errors": [
+            {
+                "message": "The request body is too large.",
+                "extensions": {"code": "REQUEST_TOO_LARGE"},
+            }
+        ]
+    }

@@ -124,9 +124,7 @@ class Command(BaseCommand):
         private_keys = self._read(path)
         if len(private_keys) < 2:
             raise CommandError("The only key signs every token; it cannot be retired.")
-        kids = [
-            keys.asymmetric_key(key, keys.algorithm_of(key)).kid for key in private_keys
-        ]
+        kids = [keys.asymmetric_key(key, keys.algorithm_of(key)).kid for key in private_keys]
         if options["kid"] is None:
             index = len(private_keys) - 1
         elif options["kid"] in kids[1:]:
