@@ -62,7 +62,12 @@ json_values = st.recursive(
 )
 fields = st.sampled_from(["phone_number", "password", "refresh", "token"])
 bodies = st.dictionaries(fields | hostile_text, json_values, max_size=4) | json_values
-REST_POSTS = ["/accounts/api/token/", "/accounts/api/token/refresh/", "/accounts/api/token/verify/"]
+REST_POSTS = [
+    "/accounts/api/token/",
+    "/accounts/api/token/refresh/",
+    "/accounts/api/token/verify/",
+    "/accounts/api/token/blacklist/",
+]
 paths = st.sampled_from(REST_POSTS)
 raw_bodies = st.one_of(
     st.binary(max_size=200),
@@ -154,6 +159,8 @@ MUTATIONS = {
     "refreshToken": "mutation($a: String!) { refreshToken(refreshToken: $a) { token } }",
     "verifyToken": "mutation($a: String!) { verifyToken(token: $a) { payload } }",
     "revokeToken": "mutation($a: String!) { revokeToken(refreshToken: $a) { revoked } }",
+    "revokeSession": "mutation($a: ID!) { revokeSession(id: $a) { revokedCount } }",
+    "sessions": "query { sessions { id current } me { phoneNumber } }",
     "setPassword": (
         "mutation($a: String!, $b: String) { setPassword(password: $a, oldPassword: $b) { token } }"
     ),
