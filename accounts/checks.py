@@ -65,6 +65,96 @@ def check_otp_settings(app_configs, **kwargs):
     return errors
 
 
+ANDROID_APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}")
+# One SMS segment: what Android's SMS Retriever reads (160 GSM-7 or 70 UCS-2 characters).
+SMS_SEGMENT_BYTES = 140
+
+
+@register(Tags.security, deploy=False)
+def check_test_numbers(app_configs, **kwargs):
+    from .otp import test_numbers
+
+    errors = []
+    for entry in settings.OTP_TEST_NUMBERS:
+        number, _, code = entry.rpartition(":")
+        valid = test_numbers().get(_e164(number)) == code
+        if not valid:
+            errors.append(
+                Error(
+                    f"OTP_TEST_NUMBERS: {entry!r} is not number:code with a valid number and "
+                    f"a code of OTP_LENGTH ({settings.OTP_LENGTH}) digits.",
+                    id="accounts.E009",
+                )
+            )
+    if settings.OTP_TEST_NUMBERS and not settings.DEBUG:
+        numbers = ", ".join(sorted(test_numbers()))
+        errors.append(
+            Warning(
+                f"OTP_TEST_NUMBERS is set with DEBUG off: {numbers} log in with a fixed code "
+                "that anyone who learns it can use. Keep it to store review and test runs.",
+                id="accounts.W002",
+            )
+        )
+    return errors
+
+
+def _e164(number: str) -> str:
+    from .errors import InvalidPhoneNumber
+    from .phone import normalize_phone
+
+    try:
+        return normalize_phone(number).as_e164
+    except InvalidPhoneNumber:
+        return ""
+
+
+@register(Tags.security, deploy=False)
+def check_android_app_hash(app_configs, **kwargs):
+    from .otp import message_for
+
+    app_hash = settings.OTP_ANDROID_APP_HASH
+    if not app_hash:
+        return []
+    if not ANDROID_APP_HASH.fullmatch(app_hash):
+        return [
+            Error(
+                "OTP_ANDROID_APP_HASH must be the 11-character hash of the app's signing key "
+                "(letters, digits, + and /), as the SMS Retriever documentation computes it.",
+                id="accounts.E010",
+            )
+        ]
+    if settings.SMS_OTP_TEMPLATE and "{android_hash}" not in settings.SMS_OTP_TEMPLATE:
+        return [
+            Error(
+                "SMS_OTP_TEMPLATE must contain {android_hash} when OTP_ANDROID_APP_HASH is set.",
+                id="accounts.E010",
+            )
+        ]
+    too_long = []
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            size = sms_bytes(message_for("7" * settings.OTP_LENGTH))
+        if size > SMS_SEGMENT_BYTES:
+            too_long.append(f"{language}: {size} bytes")
+    if too_long:
+        return [
+            Warning(
+                "Android's SMS Retriever reads one SMS segment (140 bytes); the text is longer "
+                f"({', '.join(too_long)}). Set a shorter SMS_OTP_TEMPLATE.",
+                id="accounts.W003",
+            )
+        ]
+    return []
+
+
+def sms_bytes(text: str) -> int:
+    """Bytes the text takes in one SMS: 7 bits a character in the GSM alphabet (taken
+    here as printable ASCII and newlines), 2 bytes a character (UCS-2) otherwise."""
+    if all(char == "\n" or " " <= char <= "~" for char in text):
+        return -(-len(text) * 7 // 8)
+    return len(text.encode("utf-16-be"))
+
+
 @register(Tags.security, deploy=False)
 def check_cors_origins(app_configs, **kwargs):
     """Exact http(s) origins only: no wildcard, no `null` (sandboxed frames and files)."""

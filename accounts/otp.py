@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import secrets
 from dataclasses import dataclass
@@ -59,22 +60,63 @@ def looks_like_code(value: str) -> bool:
 
 
 def message_for(code: str) -> str:
-    """The SMS text, in the active language, with the code once, on its last line.
+    """The SMS text, in the active language, with the code once, near its end.
 
-    With `OTP_WEBOTP_DOMAIN` set the last line is `@domain #code`, the form that the
-    WebOTP API and Android's SMS Retriever read to fill the code in by themselves.
+    The built-in text ends with the code alone on its last line, or, with
+    `OTP_WEBOTP_DOMAIN`, with `@domain #code`, the origin-bound line that the WebOTP
+    API reads and that must be last. With `OTP_ANDROID_APP_HASH` the app's hash, which
+    Android's SMS Retriever looks for anywhere in the message, goes on the line before
+    that one; without WebOTP it is the last line, as older Play services wanted.
     """
     domain = settings.OTP_WEBOTP_DOMAIN
-    template = settings.SMS_OTP_TEMPLATE or (
-        _("{app_name} login code, valid for {minutes} minutes. Never share it.")
-        + ("\n\n@{domain} #{code}" if domain else "\n\n{code}")
-    )
+    android_hash = settings.OTP_ANDROID_APP_HASH
+    template = settings.SMS_OTP_TEMPLATE
+    if not template:
+        code_line = "@{domain} #{code}" if domain else "{code}"
+        if android_hash and domain:
+            code_line = "{android_hash}\n" + code_line
+        elif android_hash:
+            code_line += "\n{android_hash}"
+        template = (
+            _("{app_name} login code, valid for {minutes} minutes. Never share it.")
+            + "\n\n"
+            + code_line
+        )
     return template.format(
         app_name=settings.APP_NAME,
         code=code,
         minutes=max(1, settings.OTP_TTL // 60),
         domain=domain,
+        android_hash=android_hash,
     )
+
+
+def test_numbers() -> dict[str, str]:
+    """`OTP_TEST_NUMBERS` as {E.164 number: fixed code}; entries that do not parse are
+    left out here and reported by the system checks."""
+    return _parse_test_numbers(tuple(settings.OTP_TEST_NUMBERS), settings.OTP_LENGTH)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_test_numbers(entries: tuple[str, ...], length: int) -> dict[str, str]:
+    from .errors import InvalidPhoneNumber
+    from .phone import normalize_phone
+
+    parsed = {}
+    for entry in entries:
+        number, _, code = entry.rpartition(":")
+        try:
+            phone = normalize_phone(number)
+        except InvalidPhoneNumber:
+            continue
+        if len(code) == length and code.isascii() and code.isdigit():
+            parsed[phone.as_e164] = code
+    return parsed
+
+
+def test_code(phone_number: PhoneNumber) -> str | None:
+    """The fixed code of a test number; None for every other number."""
+    return test_numbers().get(phone_number.as_e164)
 
 
 def hash_code(phone_number: PhoneNumber, code: str) -> str:
@@ -141,9 +183,9 @@ def make_code(reservation: Reservation) -> IssuedCode | None:
     return IssuedCode(reservation, code) if made else None
 
 
-def issue(phone_number: PhoneNumber) -> IssuedCode:
-    """Reserve a send and make its code, in one write."""
-    code = generate_code()
+def issue(phone_number: PhoneNumber, code: str | None = None) -> IssuedCode:
+    """Reserve a send and make its code (`code`, for a test number), in one write."""
+    code = code or generate_code()
     return IssuedCode(reserve(phone_number, code=code), code)
 
 

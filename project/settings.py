@@ -283,6 +283,13 @@ OTP_WEBOTP_DOMAIN = env.str(
     default=next((host for host in ALLOWED_HOSTS if _DOMAIN.fullmatch(host.lower())), ""),
 )
 
+# Android's SMS Retriever: the 11-character hash of the app's signing key, put in every
+# SMS (see accounts.otp.message_for) so the app reads the code by itself.
+OTP_ANDROID_APP_HASH = env.str("OTP_ANDROID_APP_HASH", default="")
+# Numbers with a fixed code, for app-store review and end-to-end tests: "number:code"
+# pairs, comma-separated. Nothing is texted to them; every other limit still applies.
+OTP_TEST_NUMBERS = env.list("OTP_TEST_NUMBERS", default=[])
+
 # Send codes from a worker (`manage.py db_worker`) instead of inside the request, so a
 # slow provider never holds up sendOtp. Off: the request waits for the provider.
 SMS_SEND_IN_BACKGROUND = env.bool("SMS_SEND_IN_BACKGROUND", default=False)
