@@ -11,12 +11,13 @@ import functools
 import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from . import client_input, services
-from .errors import AccountsError, InvalidInput, RateLimited
+from .errors import AccountsError, InvalidInput, RateLimited, Unauthenticated
 from .keys import SYMMETRIC, key_set
 from .limits import client_ip
 
@@ -35,6 +36,8 @@ def _error_response(error: AccountsError) -> JsonResponse:
     response = JsonResponse(body, status=error.status)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        response["WWW-Authenticate"] = 'Bearer realm="accounts"'
     return response
 
 
@@ -135,6 +138,20 @@ def token_blacklist(request: HttpRequest) -> JsonResponse:
     """Log out (simplejwt's name): the session of the refresh token ends."""
     services.revoke(refresh_token=_field(_body(request), "refresh"))
     return JsonResponse({})
+
+
+@endpoint("GET")
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (accounts.metrics); 404 unless METRICS_ENABLED."""
+    if not settings.METRICS_ENABLED:
+        return JsonResponse({"detail": _("Not found."), "code": "NOT_FOUND"}, status=404)
+    services.authorize_metrics(
+        authorization=request.META.get("HTTP_AUTHORIZATION", ""), client_ip=client_ip(request)
+    )
+    from .metrics import exposition
+
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 @endpoint("GET")

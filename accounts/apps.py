@@ -6,4 +6,11 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from . import checks  # noqa: F401  (registers the settings checks)
+
+        if settings.METRICS_ENABLED:
+            from . import metrics
+
+            metrics.connect()

@@ -156,6 +156,19 @@ def sms_bytes(text: str) -> int:
 
 
 @register(Tags.security, deploy=False)
+def check_metrics(app_configs, **kwargs):
+    if settings.METRICS_ENABLED and not settings.METRICS_TOKEN and not settings.DEBUG:
+        return [
+            Warning(
+                "METRICS_ENABLED without METRICS_TOKEN: anyone who reaches /metrics reads it. "
+                "Set a token, or keep /metrics off the public internet at the proxy.",
+                id="accounts.W004",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=False)
 def check_cors_origins(app_configs, **kwargs):
     """Exact http(s) origins only: no wildcard, no `null` (sandboxed frames and files)."""
     errors = []

@@ -43,8 +43,12 @@ class RateLimited(AccountsError):
     status = 429
     message = _("Too many requests. Try again later.")
 
-    def __init__(self, retry_after: float, message: str | None = None, *, reason: str = "") -> None:
+    def __init__(
+        self, retry_after: float, message: str | None = None, *, reason: str = "", limit: str = ""
+    ) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
+        # Which limit refused, for metrics: a name from accounts_rate_limited_total's labels.
+        self.limit = limit
         super().__init__(message, reason=reason, retry_after=self.retry_after)
 
 

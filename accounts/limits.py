@@ -122,7 +122,7 @@ def hit(limit: Limit, subject: str) -> None:
     now = time.time()
     window_end = _window_end(limit, now)
     if _store().increment(_key(limit, subject), window_end) > limit.allowed:
-        raise RateLimited(retry_after=window_end - now, reason=f"{limit.scope} limit")
+        raise RateLimited(window_end - now, reason=f"{limit.scope} limit", limit=limit.scope)
 
 
 def check(limit: Limit, subject: str) -> None:
@@ -130,7 +130,7 @@ def check(limit: Limit, subject: str) -> None:
     now = time.time()
     window_end = _window_end(limit, now)
     if _store().get(_key(limit, subject), window_end) >= limit.allowed:
-        raise RateLimited(retry_after=window_end - now, reason=f"{limit.scope} limit")
+        raise RateLimited(window_end - now, reason=f"{limit.scope} limit", limit=limit.scope)
 
 
 def record(limit: Limit, subject: str) -> None:

@@ -150,9 +150,15 @@ def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
         challenge = _locked_challenge(phone_number)
         recent = sorted(t for t in challenge.recent_sends if t > stamp - HOUR)
         if recent and recent[-1] + cooldown > stamp:
-            raise RateLimited(recent[-1] + cooldown - stamp, reason="per-number cooldown")
+            raise RateLimited(
+                recent[-1] + cooldown - stamp, reason="per-number cooldown", limit="number-cooldown"
+            )
         if len(recent) >= per_hour:
-            raise RateLimited(recent[-per_hour] + HOUR - stamp, reason="per-number hourly cap")
+            raise RateLimited(
+                recent[-per_hour] + HOUR - stamp,
+                reason="per-number hourly cap",
+                limit="number-hourly",
+            )
         recent = [*recent, stamp][-per_hour:]
         challenge.code_hash = hash_code(phone_number, code) if code else ""
         challenge.sent_at = now

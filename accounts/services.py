@@ -9,7 +9,9 @@ client's IP; codes and passwords never reach a log.
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import limits, otp, sessions, sms, tasks, tokens
+from . import events, limits, otp, sessions, sms, tasks, tokens
 from .errors import (
     AccountsError,
     InvalidCredentials,
@@ -117,6 +119,8 @@ def use_case(function: Callable[P, R]) -> Callable[P, R]:
                 _masked(kwargs.get("phone_number"), kwargs.get("caller")),
                 kwargs.get("client_ip") or "-",
             )
+            if isinstance(error, RateLimited):
+                events.announce(events.rate_limited, limit=error.limit or "other")
             raise
 
     return wrapper
@@ -138,6 +142,16 @@ def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
 @use_case
 def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
     """Text a new one-time code to a mobile number in an allowed region."""
+    try:
+        return _send_otp(phone_number, client_ip)
+    except AccountsError as error:
+        events.announce(
+            events.code_not_sent, backend=settings.SMS_BACKEND, outcome=_unsent_outcome(error)
+        )
+        raise
+
+
+def _send_otp(phone_number: object, client_ip: str) -> SentCode:
     limits.hit(limits.OTP_SENDS_PER_IP, client_ip)
     phone = normalize_phone(phone_number)
     if not is_sms_eligible(phone):
@@ -147,6 +161,12 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
         # Cooldown and hourly cap as for any number; no SMS, so no budget is charged.
         reservation = otp.issue(phone, fixed_code).reservation
         logger.warning("Test number: code not texted to %s ip=%s", mask_phone(phone), client_ip)
+        events.announce(
+            events.code_sent,
+            phone_number=mask_phone(phone),
+            backend="test-number",
+            test_number=True,
+        )
         return SentCode(phone, reservation.expires_in, reservation.retry_after)
     if settings.SMS_SEND_IN_BACKGROUND:
         # The worker makes the code, so that none waits in the queue.
@@ -193,10 +213,14 @@ def login(
     A code for an unknown number creates the account. Every failure is the same
     `InvalidCredentials`, whatever went wrong; lockouts are `RateLimited`.
     """
-    phone = normalize_phone(phone_number)
-    secret = _require_secret(password)
-    with _counting_login_failures(client_ip):
-        return _login(phone, secret, Client(client_ip, user_agent))
+    try:
+        phone = normalize_phone(phone_number)
+        secret = _require_secret(password)
+        with _counting_login_failures(client_ip):
+            return _login(phone, secret, Client(client_ip, user_agent))
+    except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
+        _announce_login_failure(phone_number, password, error)
+        raise
 
 
 @use_case
@@ -205,15 +229,20 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
     `authenticate()`. The same per-account lockout and per-IP failure budget as `login`;
     an account that is not active staff is refused as a wrong password is, after the
     same work, so the answer does not tell whether the password was right."""
-    phone = normalize_phone(phone_number)
-    secret = _require_secret(password)
-    with _counting_login_failures(client_ip):
-        user = User.objects.filter(phone_number=phone).first()
-        _check_fixed_password(user, secret)
-        if not (user.is_active and user.is_staff):
-            raise InvalidCredentials(reason="not an active staff account")
+    try:
+        phone = normalize_phone(phone_number)
+        secret = _require_secret(password)
+        with _counting_login_failures(client_ip):
+            user = User.objects.filter(phone_number=phone).first()
+            _check_fixed_password(user, secret)
+            if not (user.is_active and user.is_staff):
+                raise InvalidCredentials(reason="not an active staff account")
+    except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
+        _announce_login_failure(phone_number, "", error)
+        raise
     _record_login(user)
     logger.info("Staff login for %s ip=%s", mask_phone(phone), client_ip)
+    events.announce(events.user_logged_in, user=user, method="password", session_id=None)
     return user
 
 
@@ -236,7 +265,11 @@ def _login(phone: PhoneNumber, password: str, client: Client) -> TokenPair:
             if otp.test_code(phone) is not None:
                 logger.warning("Test number login for %s", mask_phone(phone))
             logger.info("SMS login for %s (created=%s)", mask_phone(phone), created)
-            return _open_session(user, Session.Method.CODE, client, created=created)
+            pair = _open_session(user, Session.Method.CODE, client, created=created)
+            if created:
+                events.announce(events.user_signed_up, user=user, method="code")
+            _announce_login(pair, "code")
+            return pair
         if outcome is otp.Outcome.REJECTED:
             raise InvalidCredentials(reason="wrong one-time password")
         # No live code: the digits may still be a fixed password.
@@ -244,7 +277,9 @@ def _login(phone: PhoneNumber, password: str, client: Client) -> TokenPair:
     _check_fixed_password(user, password)
     _record_login(user)
     logger.info("Password login for %s", mask_phone(phone))
-    return _open_session(user, Session.Method.PASSWORD, client)
+    pair = _open_session(user, Session.Method.PASSWORD, client)
+    _announce_login(pair, "password")
+    return pair
 
 
 @use_case
@@ -257,7 +292,10 @@ def refresh(*, refresh_token: object) -> TokenPair:
                 "Refresh token reuse: a rotated token was presented again, so its session "
                 "and every refresh token rotated from its login were revoked"
             )
+        outcome = "reuse_detected" if rotation.reuse_detected else "refused"
+        events.announce(events.token_refreshed, outcome=outcome)
         raise InvalidToken(reason=rotation.error)
+    events.announce(events.token_refreshed, outcome="retried" if rotation.retried else "rotated")
     return _token_pair(rotation.session, rotation.refresh_token)
 
 
@@ -288,6 +326,21 @@ def authenticate(*, access_token: str | None) -> Caller | None:
         raise InvalidToken(reason="no active user for the token")
     session_id = payload.get("sid")
     return Caller(user, session_id if isinstance(session_id, str) else None)
+
+
+@use_case
+def authorize_metrics(*, authorization: str, client_ip: str) -> None:
+    """Let a scraper read /metrics: `Authorization: Bearer <METRICS_TOKEN>` when a token
+    is set. A wrong token counts against the same per-IP failure budget as logins."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return
+    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
+    # The header as it came on the wire (WSGI decodes headers as latin-1).
+    presented = authorization.encode("latin-1", "replace")
+    if not hmac.compare_digest(presented, f"Bearer {token}".encode()):
+        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
+        raise Unauthenticated(reason="no or wrong metrics token")
 
 
 @use_case
@@ -350,7 +403,9 @@ def set_password(
             raise InvalidCredentials(
                 _("The old password is incorrect."), reason="wrong old password"
             )
+    changed = user.has_usable_password()
     with transaction.atomic():
+        events.announce(events.password_set, user=user, changed=changed)
         user.set_password(password)
         user.failed_logins, user.locked_until = 0, None
         user.save(update_fields=["password", "failed_logins", "locked_until"])
@@ -365,13 +420,49 @@ def set_password(
 
 
 def _deliver(phone: PhoneNumber, text: str, code: str) -> None:
+    backend, started = settings.SMS_BACKEND, time.perf_counter()
     try:
         sms.send_sms(phone.as_e164, text, code)
-    except sms.SMSSendError as exc:
-        raise SMSDeliveryFailed(reason=f"provider: {exc.reason}") from None
     except Exception as exc:
+        elapsed = time.perf_counter() - started
+        events.announce(events.sms_delivery, backend=backend, seconds=elapsed, ok=False)
+        if isinstance(exc, sms.SMSSendError):
+            raise SMSDeliveryFailed(reason=f"provider: {exc.reason}") from None
         # The exception text may quote the message, so only its type is kept.
         raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
+    elapsed = time.perf_counter() - started
+    events.announce(events.sms_delivery, backend=backend, seconds=elapsed, ok=True)
+    events.announce(
+        events.code_sent, phone_number=mask_phone(phone), backend=backend, test_number=False
+    )
+
+
+def _unsent_outcome(error: AccountsError) -> str:
+    if isinstance(error, RateLimited):
+        return f"refused_{error.limit or 'other'}"
+    if isinstance(error, SMSDeliveryFailed):
+        return "failed"
+    if isinstance(error, InvalidPhoneNumber):
+        return "invalid_number"
+    return error.code.lower()
+
+
+def _announce_login(pair: TokenPair, method: str) -> None:
+    events.announce(
+        events.user_logged_in, user=pair.user, method=method, session_id=pair.payload["sid"]
+    )
+
+
+def _announce_login_failure(phone_number: object, password: object, error: AccountsError) -> None:
+    # An all-digit secret of the code's length is a code: fixed passwords cannot be all digits.
+    digits = to_ascii_digits(password) if isinstance(password, str) else ""
+    method = "code" if otp.looks_like_code(digits) else "password"
+    events.announce(
+        events.login_failed,
+        phone_number=_masked(phone_number, None),
+        method=method,
+        reason=error.code,
+    )
 
 
 def _masked(phone_number: object, caller: Caller | None) -> str:
@@ -466,7 +557,11 @@ def _claim_password_attempt(user: User) -> None:
     if not claimed:
         locked_until = User.objects.values_list("locked_until", flat=True).get(pk=user.pk)
         # The same answer whether or not the password would have been right.
-        raise RateLimited((locked_until - now).total_seconds(), reason="password lockout")
+        raise RateLimited(
+            (locked_until - now).total_seconds(),
+            reason="password lockout",
+            limit="password-lockout",
+        )
 
 
 def _record_login(user: User) -> None:

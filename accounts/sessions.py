@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
 
+from . import events
 from .client_input import is_encodable
 from .keys import b64url
 from .models import RefreshToken, Session, User, hash_refresh_token
@@ -42,6 +43,7 @@ class Rotation:
     refresh_token: str = ""
     error: str = ""  # why the rotation was refused, for the log
     reuse_detected: bool = False
+    retried: bool = False  # a retry of the latest rotation, within the grace window
 
 
 def _mac(session_id: uuid.UUID, generation: int) -> str:
@@ -126,9 +128,13 @@ def rotate(raw: str) -> Rotation:
         and now - session.last_refreshed_at <= grace
     ):
         # The client lost the answer to the latest rotation: the same new token again.
-        return Rotation(session, refresh_token(session_id, session.generation))
+        return Rotation(session, refresh_token(session_id, session.generation), retried=True)
     if generation < session.generation:
         ended = end_sessions(Session.objects.filter(pk=session_id), Session.Reason.REUSE_DETECTED)
+        if ended:
+            events.announce(
+                events.refresh_token_reused, user_id=session.user_id, session_id=str(session_id)
+            )
         return Rotation(None, error="rotated refresh token reused", reuse_detected=bool(ended))
     return Rotation(None, error="refresh token ahead of its session")
 
@@ -165,15 +171,23 @@ def upgrade_legacy(raw: str) -> Rotation:
     if legacy.revoked_reason == RefreshToken.Reason.UPGRADED and now - legacy.revoked <= grace:
         session = Session.objects.select_related("user").filter(pk=session_id).first()
         if session is not None and session.revoked_at is None and session.generation == 1:
-            return Rotation(session, refresh_token(session_id, 1))
+            return Rotation(session, refresh_token(session_id, 1), retried=True)
     return Rotation(None, error=f"refresh token from before sessions, {legacy.revoked_reason}")
 
 
 def end_sessions(sessions, reason: str) -> int:
-    """Revoke the live sessions among `sessions`; how many ended."""
-    return sessions.filter(revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_reason=reason
-    )
+    """Revoke the live sessions among `sessions`; how many ended. Each ending is
+    announced (`events.session_revoked`)."""
+    live = list(sessions.filter(revoked_at__isnull=True).values_list("pk", "user_id"))
+    if not live:
+        return 0
+    ended = Session.objects.filter(pk__in=[pk for pk, _ in live], revoked_at__isnull=True)
+    ended = ended.update(revoked_at=timezone.now(), revoked_reason=reason)
+    for session_id, user_id in live:
+        events.announce(
+            events.session_revoked, user_id=user_id, session_id=str(session_id), reason=reason
+        )
+    return ended
 
 
 def revoke(raw: str, reason: str) -> bool:

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every answer (400, 413, 429, 503 included) carries the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
+    # Counts and times every request (by route name) when METRICS_ENABLED.
+    "accounts.metrics.RequestMetricsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
     # Before the size limit, so even a 413 answers in the request's language.
     "django.middleware.locale.LocaleMiddleware",
@@ -364,6 +366,12 @@ GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=64)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=8)
 # sendOtp, tokenAuth and setPassword fields allowed in one document.
 GRAPHQL_MAX_SENSITIVE_FIELDS = env.int("GRAPHQL_MAX_SENSITIVE_FIELDS", default=1)
+
+# Prometheus metrics at /metrics (off by default); with a token, scrapers must send
+# `Authorization: Bearer <token>`. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (made and
+# emptied by gunicorn.conf.py when unset) adds up the numbers of every worker.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Request bodies larger than this get 413.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)

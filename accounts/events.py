@@ -1,0 +1,51 @@
+"""What happened, announced by the service layer once its transaction has committed.
+
+Metrics, webhooks and audit trails connect receivers to these Django signals; doors and
+use cases never call them directly. Arguments are users (or their ids), masked numbers
+and plain values, never a code, a password or a token. A receiver that raises is logged
+with its traceback and does not fail the request, nor stop the other receivers.
+
+Every signal is sent with `sender=None`; receivers take `**kwargs`, as Django asks.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import Signal
+
+# --- for integrators (README, "Events") -------------------------------------------------
+
+# phone_number (masked), backend (SMS_BACKEND, or "test-number"), test_number (bool)
+code_sent = Signal()
+# user, method ("code")
+user_signed_up = Signal()
+# user, method ("code" | "password"), session_id (str, or None for the admin's login)
+user_logged_in = Signal()
+# phone_number (masked, or "-"), method ("code" | "password"), reason (the error code)
+login_failed = Signal()
+# user, changed (False the first time a password is set)
+password_set = Signal()
+# user_id, session_id (str), reason ("logout", "user", "password_changed", ...)
+session_revoked = Signal()
+# user_id, session_id (str): a rotated refresh token came back; the session has ended
+refresh_token_reused = Signal()
+
+# --- for operators (metrics) ------------------------------------------------------------
+
+# backend, outcome ("failed", "invalid_number", or "refused_<limit>")
+code_not_sent = Signal()
+# limit (the limit's name, as in accounts_rate_limited_total)
+rate_limited = Signal()
+# backend, seconds (float), ok (bool): one call of the SMS backend
+sms_delivery = Signal()
+# outcome ("rotated", "retried", "refused", "reuse_detected")
+token_refreshed = Signal()
+
+
+def announce(signal: Signal, **kwargs) -> None:
+    """Send `signal` when the current transaction commits (at once outside one).
+
+    `send_robust` runs every receiver even when one raises; Django logs each failure
+    at ERROR with its traceback (logger `django.dispatch`).
+    """
+    transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
