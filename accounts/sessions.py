@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
 
-from . import events
+from . import events, session_sql
 from .client_input import is_encodable
 from .keys import b64url
 from .models import RefreshToken, Session, User, hash_refresh_token
@@ -103,14 +103,14 @@ def rotate(raw: str) -> Rotation:
         return Rotation(None, error="malformed or forged refresh token")
     session_id, generation = parsed
     now = timezone.now()
-    live = Session.objects.filter(
-        pk=session_id, revoked_at__isnull=True, expires_at__gt=now, user__is_active=True
-    )
-    if live.filter(generation=generation).update(
-        generation=F("generation") + 1, last_refreshed_at=now
-    ):
-        session = Session.objects.select_related("user").get(pk=session_id)
-        return Rotation(session, refresh_token(session_id, generation + 1))
+    rotated = session_sql.rotate(session_id, generation, now)
+    if rotated is not None:
+        # What the new access token needs came back with the update: no other query.
+        user = User(pk=rotated.user_id, phone_number=rotated.phone_number, is_active=True)
+        session = Session(
+            pk=session_id, user=user, generation=rotated.generation, expires_at=rotated.expires_at
+        )
+        return Rotation(session, refresh_token(session_id, rotated.generation))
 
     session = Session.objects.select_related("user").filter(pk=session_id).first()
     if session is None:

@@ -69,6 +69,21 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# What API requests go through (see project/wsgi.py): no sessions, messages, auth, CSRF
+# or static-file lookups, which only the admin and static files use. The order is
+# MIDDLEWARE's; CommonMiddleware stays for its ALLOWED_HOSTS check.
+API_MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "accounts.metrics.RequestMetricsMiddleware",
+    "log_request_id.middleware.RequestIDMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "project.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+API_PATHS = ["/graphql", "/livez", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"]
+API_PREFIXES = ["/accounts/api/"]
+
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
 

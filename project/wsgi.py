@@ -1,3 +1,10 @@
+"""The WSGI application: two Django handlers in one process, chosen by path.
+
+API requests (`/graphql`, `/accounts/api/`, the JWKS, metrics and probes) go through
+`API_MIDDLEWARE`, only what they use; everything else (the admin, static files) through
+the full `MIDDLEWARE`. Both share one URLconf, settings and database connections.
+"""
+
 import io
 import os
 
@@ -32,4 +39,40 @@ class SizedChunkedBodies:
         return self.application(environ, start_response)
 
 
-application = SizedChunkedBodies(get_wsgi_application())
+class ByPath:
+    """Hand API paths to the lean handler, every other path to the full one."""
+
+    def __init__(self, api, full, api_paths, api_prefixes):
+        self.api, self.full = api, full
+        self.api_paths, self.api_prefixes = frozenset(api_paths), tuple(api_prefixes)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path in self.api_paths or path.startswith(self.api_prefixes):
+            return self.api(environ, start_response)
+        return self.full(environ, start_response)
+
+
+def _handler_with(middleware):
+    """A Django WSGI handler whose middleware chain is `middleware`: Django builds the
+    chain once, from MIDDLEWARE, when the handler is made."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+
+    full = settings.MIDDLEWARE
+    settings.MIDDLEWARE = middleware
+    try:
+        return WSGIHandler()
+    finally:
+        settings.MIDDLEWARE = full
+
+
+def build():
+    full = get_wsgi_application()  # also sets Django up
+    from django.conf import settings
+
+    api = _handler_with(settings.API_MIDDLEWARE)
+    return SizedChunkedBodies(ByPath(api, full, settings.API_PATHS, settings.API_PREFIXES))
+
+
+application = build()

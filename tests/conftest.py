@@ -120,6 +120,22 @@ def last_code() -> str:
 
 
 @pytest.fixture
+def in_process_wsgi(db):
+    """Serve through the WSGI app in this process, on the test database: as Django's
+    test client does, keep the app from closing the test's connection after a request."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from project.wsgi import application
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield application
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
 def api(db) -> Api:
     return Api(Client())
 

@@ -188,3 +188,32 @@ def test_graphql_answers_set_no_cookie(api, settings):
         assert answer.status_code == 200
         assert not answer.cookies, answer.cookies
         assert "Set-Cookie" not in answer.headers
+
+
+# --- lean API requests -----------------------------------------------------------------
+
+
+def call_wsgi(application, path: str, method: str = "GET") -> tuple[str, dict]:
+    """One request through the real WSGI application, in this process."""
+    from wsgiref.util import setup_testing_defaults
+
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "HTTP_HOST": "127.0.0.1"}
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"]
+
+
+def test_api_requests_skip_the_admins_middleware(in_process_wsgi):
+    status, headers = call_wsgi(in_process_wsgi, "/livez")
+    assert status.startswith("200") and "X-Frame-Options" not in headers
+    status, headers = call_wsgi(in_process_wsgi, "/accounts/api/status/09112223344/")
+    assert status.startswith("404") and "X-Frame-Options" not in headers
+    assert "X-Request-ID" in headers  # what the API does use is still there
+    status, headers = call_wsgi(in_process_wsgi, "/admin/login/")
+    assert status.startswith("200") and headers["X-Frame-Options"] == "DENY"
+    assert "csrftoken" in headers.get("Set-Cookie", "")

@@ -1,9 +1,6 @@
 """The OpenAPI document of the REST URLs is served, and every real answer matches it."""
 
-import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -13,20 +10,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.openapi import DOCUMENT
-from project.wsgi import application
 
 rest_api = schemathesis.openapi.from_dict(DOCUMENT)
-
-
-@pytest.fixture
-def in_process_wsgi(db):
-    """Serve through the WSGI app in this process, on the test database: as Django's
-    test client does, keep the app from closing the test's connection after a request."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield application
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 def test_the_document_is_served(client):

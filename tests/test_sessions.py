@@ -168,3 +168,10 @@ def test_expired_sessions_are_purged(api):
         call_command("purge_otps", stdout=out)
         assert "1 expired session(s)" in out.getvalue()
         assert Session.objects.count() == 0
+
+
+def test_the_raw_rotation_sql_names_the_models_tables():
+    from accounts import session_sql
+
+    assert f"UPDATE {Session._meta.db_table}\n" in session_sql.ROTATE
+    assert f"FROM {User._meta.db_table} WHERE" in session_sql.ROTATE
