@@ -70,16 +70,16 @@ MIDDLEWARE = [
 ]
 
 # What API requests go through (see project/wsgi.py): no sessions, messages, auth, CSRF
-# or static-file lookups, which only the admin and static files use. The order is
-# MIDDLEWARE's; CommonMiddleware stays for its ALLOWED_HOSTS check.
+# or static-file lookups, which only the admin and static files use, and lighter stand-ins
+# for LocaleMiddleware (Accept-Language only) and CommonMiddleware (ALLOWED_HOSTS only).
 API_MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "accounts.metrics.RequestMetricsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "project.middleware.AcceptLanguageMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "project.middleware.AllowedHostMiddleware",
 ]
 API_PATHS = ["/graphql", "/livez", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"]
 API_PREFIXES = ["/accounts/api/"]

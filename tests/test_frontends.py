@@ -193,27 +193,50 @@ def test_graphql_answers_set_no_cookie(api, settings):
 # --- lean API requests -----------------------------------------------------------------
 
 
-def call_wsgi(application, path: str, method: str = "GET") -> tuple[str, dict]:
+def call_wsgi(application, path: str, method: str = "GET", **headers) -> tuple[str, dict]:
     """One request through the real WSGI application, in this process."""
     from wsgiref.util import setup_testing_defaults
 
-    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "HTTP_HOST": "127.0.0.1"}
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "HTTP_HOST": "127.0.0.1", **headers}
     setup_testing_defaults(environ)
     answer = {}
 
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = status, dict(headers)
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(response_headers)
 
-    b"".join(application(environ, start_response))
-    return answer["status"], answer["headers"]
+    answer["body"] = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], answer["body"]
 
 
 def test_api_requests_skip_the_admins_middleware(in_process_wsgi):
-    status, headers = call_wsgi(in_process_wsgi, "/livez")
+    status, headers, _ = call_wsgi(in_process_wsgi, "/livez")
     assert status.startswith("200") and "X-Frame-Options" not in headers
-    status, headers = call_wsgi(in_process_wsgi, "/accounts/api/status/09112223344/")
+    status, headers, _ = call_wsgi(in_process_wsgi, "/accounts/api/status/09112223344/")
     assert status.startswith("404") and "X-Frame-Options" not in headers
     assert "X-Request-ID" in headers  # what the API does use is still there
-    status, headers = call_wsgi(in_process_wsgi, "/admin/login/")
+    status, headers, _ = call_wsgi(in_process_wsgi, "/admin/login/")
     assert status.startswith("200") and headers["X-Frame-Options"] == "DENY"
     assert "csrftoken" in headers.get("Set-Cookie", "")
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language", "detail"),
+    [
+        ("en-US,en;q=0.9", "en", "Enter a valid mobile number."),
+        ("fa-IR", "fa", "یک شمارهٔ موبایل معتبر وارد کنید."),
+        ("de, *;q=0.5", "fa", "یک شمارهٔ موبایل معتبر وارد کنید."),
+        ("\xff" * 600, "fa", "یک شمارهٔ موبایل معتبر وارد کنید."),
+    ],
+)
+def test_the_api_speaks_the_accept_language_and_reads_no_language_cookie(
+    in_process_wsgi, accept_language, language, detail
+):
+    status, headers, body = call_wsgi(
+        in_process_wsgi,
+        "/accounts/api/otp/not-a-number/",
+        HTTP_ACCEPT_LANGUAGE=accept_language,
+        HTTP_COOKIE="django_language=en",
+    )
+    assert status.startswith("400")
+    assert headers["Content-Language"] == language and "Accept-Language" in headers["Vary"]
+    assert json.loads(body)["detail"] == detail
