@@ -34,10 +34,16 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
         payload = jwt_settings.JWT_PAYLOAD_HANDLER(user, session_id=str(session.pk))
         lines.append(jwt_settings.JWT_ENCODE_HANDLER(payload))
     elif kind == "refresh":  # COUNT sessions of that account, each with its refresh token
-        user = User.objects.get(phone_number=arg)
+        phone, _, rotations = arg.partition(":")  # optionally rotated that often already
+        user = User.objects.get(phone_number=phone)
         expires_at = timezone.now() + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
         created = Session.objects.bulk_create(
-            Session(user=user, method=Session.Method.CODE, expires_at=expires_at)
+            Session(
+                user=user,
+                method=Session.Method.CODE,
+                expires_at=expires_at,
+                generation=1 + int(rotations or 0),
+            )
             for _ in range(count)
         )
         lines.extend(sessions.refresh_token(session.pk, session.generation) for session in created)
