@@ -33,7 +33,7 @@ test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL and R
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest
 
 # Needs PostgreSQL and Redis on 127.0.0.1 (BENCH_DATABASE_URL, BENCH_REDIS_URL) and wrk.
-bench: $(BIN)/.installed  ## Benchmark every endpoint against a bare-Django floor
+bench: $(BIN)/.installed  ## Benchmark every endpoint against the constant and the I/O floor
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py --write bench/RESULTS.md
 

@@ -213,7 +213,8 @@ def repeat_pool(bench: Bench, rep: int) -> list[str]:
 
 
 def new_numbers(bench: Bench, rep: int) -> list[str]:
-    bench.send_base = getattr(bench, "send_base", 0) + 1_000_000
+    # 0912 and seven digits: 100,000 new numbers per run keep every one of them valid.
+    bench.send_base = getattr(bench, "send_base", 0) + 100_000
     return [str(bench.send_base)]
 
 

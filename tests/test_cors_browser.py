@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from .browser import chromium, launch
 from .servers import Server, base_env, codes_sent, free_port, migrate, shared_database
-from .test_graphiql_browser import chromium
 
 PHONE = "09112223344"
 E164 = "+989112223344"
@@ -78,101 +78,78 @@ def app_and_api(tmp_path):
             api.stop()
 
 
-def launch(playwright, executable):
-    return playwright.chromium.launch(
-        executable_path=executable,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    )
-
-
-def test_a_page_on_another_origin_runs_the_whole_flow(app_and_api):
+@pytest.fixture
+def new_page():
+    """A page in headless Chromium, closed with its browser after the test."""
     executable = chromium()
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = launch(playwright, executable)
+        try:
+            yield browser.new_page
+        finally:
+            browser.close()
+
+
+def test_a_page_on_another_origin_runs_the_whole_flow(app_and_api, new_page):
     page_port, api, sms_dir = app_and_api
-    with sync_playwright() as playwright:
-        browser = launch(playwright, executable)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://localhost:{page_port}/")
+    page = new_page()
+    page.goto(f"http://localhost:{page_port}/")
 
-            def graphql(query, variables=None, token=None):
-                return page.evaluate(
-                    "([api, q, v, t]) => window.graphql(api, q, v, t)",
-                    [api.url, query, variables or {}, token],
-                )
+    def graphql(query, variables=None, token=None):
+        return page.evaluate(
+            "([api, q, v, t]) => window.graphql(api, q, v, t)",
+            [api.url, query, variables or {}, token],
+        )
 
-            status = graphql(
-                "query($p: String!) { userStatus(phoneNumber: $p) { exists } }", {"p": PHONE}
-            )
-            assert status["body"] == {"data": {"userStatus": {"exists": False}}}
-            assert status["requestId"] and status["language"] == "en"
+    status = graphql("query($p: String!) { userStatus(phoneNumber: $p) { exists } }", {"p": PHONE})
+    assert status["body"] == {"data": {"userStatus": {"exists": False}}}
+    assert status["requestId"] and status["language"] == "en"
 
-            sent = graphql(
-                "mutation($p: String!) { sendOtp(phoneNumber: $p) { sent } }", {"p": PHONE}
-            )
-            assert sent["body"]["data"] == {"sendOtp": {"sent": True}}
-            # A 429-like refusal: the browser can read when to try again.
-            again = graphql(
-                "mutation($p: String!) { sendOtp(phoneNumber: $p) { sent } }", {"p": PHONE}
-            )
-            assert again["body"]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-            assert int(again["retryAfter"]) > 0
+    sent = graphql("mutation($p: String!) { sendOtp(phoneNumber: $p) { sent } }", {"p": PHONE})
+    assert sent["body"]["data"] == {"sendOtp": {"sent": True}}
+    # A 429-like refusal: the browser can read when to try again.
+    again = graphql("mutation($p: String!) { sendOtp(phoneNumber: $p) { sent } }", {"p": PHONE})
+    assert again["body"]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert int(again["retryAfter"]) > 0
 
-            code = codes_sent(sms_dir, E164)[-1]
-            login = graphql(
-                "mutation($p: String!, $w: String!) { tokenAuth(phoneNumber: $p, password: $w)"
-                " { token refreshToken } }",
-                {"p": PHONE, "w": code},
-            )["body"]["data"]["tokenAuth"]
+    code = codes_sent(sms_dir, E164)[-1]
+    login = graphql(
+        "mutation($p: String!, $w: String!) { tokenAuth(phoneNumber: $p, password: $w)"
+        " { token refreshToken } }",
+        {"p": PHONE, "w": code},
+    )["body"]["data"]["tokenAuth"]
 
-            me = graphql("{ me { phoneNumber } }", token=login["token"])  # a real preflight
-            assert me["body"] == {"data": {"me": {"phoneNumber": E164}}}
+    me = graphql("{ me { phoneNumber } }", token=login["token"])  # a real preflight
+    assert me["body"] == {"data": {"me": {"phoneNumber": E164}}}
 
-            rotated = graphql(
-                "mutation($t: String!) { refreshToken(refreshToken: $t) { token refreshToken } }",
-                {"t": login["refreshToken"]},
-            )["body"]["data"]["refreshToken"]
-            assert rotated["refreshToken"] != login["refreshToken"]
+    rotated = graphql(
+        "mutation($t: String!) { refreshToken(refreshToken: $t) { token refreshToken } }",
+        {"t": login["refreshToken"]},
+    )["body"]["data"]["refreshToken"]
+    assert rotated["refreshToken"] != login["refreshToken"]
 
-            verified = page.evaluate(
-                "([url, token]) => window.call(url, {token})",
-                [f"{api.url}/accounts/api/token/verify/", rotated["token"]],
-            )
-            assert verified["status"] == 200 and verified["body"] == {}
-        finally:
-            browser.close()
+    verified = page.evaluate(
+        "([url, token]) => window.call(url, {token})",
+        [f"{api.url}/accounts/api/token/verify/", rotated["token"]],
+    )
+    assert verified["status"] == 200 and verified["body"] == {}
 
 
-def test_a_page_on_an_unlisted_origin_is_refused_by_the_browser(app_and_api):
-    executable = chromium()
-    from playwright.sync_api import sync_playwright
-
+def test_a_page_on_an_unlisted_origin_is_refused_by_the_browser(app_and_api, new_page):
     page_port, api, _ = app_and_api
-    with sync_playwright() as playwright:
-        browser = launch(playwright, executable)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{page_port}/")  # not http://localhost:<port>
-            outcome = page.evaluate(
-                """async (api) => {
-                  try {
-                    await window.graphql(api, "{ __typename }", {});
-                    return "answered";
-                  } catch (error) {
-                    return error.name + ": " + error.message;
-                  }
-                }""",
-                api.url,
-            )
-        finally:
-            browser.close()
+    page = new_page()
+    page.goto(f"http://127.0.0.1:{page_port}/")  # not http://localhost:<port>
+    outcome = page.evaluate(
+        """async (api) => {
+          try {
+            await window.graphql(api, "{ __typename }", {});
+            return "answered";
+          } catch (error) {
+            return error.name + ": " + error.message;
+          }
+        }""",
+        api.url,
+    )
     assert outcome == "TypeError: Failed to fetch"

@@ -4,44 +4,13 @@ shows the answer. A screenshot is saved to test-artifacts/graphiql.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
+from .browser import chromium, launch
 from .servers import ROOT, Server, base_env, manage, migrate, shared_database
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 QUERY = '{ userStatus(phoneNumber: "09112223344") { phoneNumber exists hasPassword } }'
-
-
-def chromium() -> str:
-    """Debian's Chromium, installed here when missing (as root, from Debian's packages)."""
-    if not Path(CHROMIUM).exists():
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip(
-                "Chromium is not installed and cannot be installed (needs root and apt-get)"
-            )
-        for command in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-        ):
-            try:
-                result = subprocess.run(
-                    command,
-                    capture_output=True,
-                    check=False,
-                    timeout=900,
-                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                )
-            except subprocess.TimeoutExpired:
-                pytest.skip(f"Chromium could not be installed: {' '.join(command)} timed out")
-            if result.returncode != 0:
-                pytest.skip(f"Chromium could not be installed: {result.stderr.decode()[-300:]}")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -68,18 +37,7 @@ def test_graphiql_runs_a_query_in_chromium(graphiql_server):
 
     outside_requests: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(playwright, executable)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on(
