@@ -401,7 +401,9 @@ def session_store(database_url: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
-    parser.add_argument("--reps", type=int, default=3, help="app/floor alternations per case")
+    parser.add_argument(
+        "--reps", type=int, default=3, help="rotations of app, floor and I/O floor per case"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--scale-rows", type=int, default=1_000_000)
@@ -473,7 +475,8 @@ def render(options, chosen: list[Case], scaled: list[Case], started, sessions: s
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; machine: {cores} cores, {platform.machine()}, "
         f"Python {platform.python_version()}.",
         f"- Command: `{command}` (wrk: 1 thread, {options.connections} connections, "
-        f"{options.seconds} s per run, {options.reps} app/floor alternations per case; "
+        f"{options.seconds} s per run, {options.reps} rotations of app, floor and I/O floor "
+        "per case; "
         f"gunicorn: {options.workers} sync workers, DEBUG off; PostgreSQL and Redis on "
         "127.0.0.1).",
         "- Ratios are of the medians measured in the same run: app/floor against "
