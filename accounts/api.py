@@ -20,6 +20,7 @@ from . import client_input, services
 from .errors import AccountsError, InvalidInput, RateLimited, Unauthenticated
 from .keys import SYMMETRIC, key_set
 from .limits import client_ip
+from .metrics import exposition
 
 logger = logging.getLogger("accounts")
 
@@ -148,8 +149,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     services.authorize_metrics(
         authorization=request.META.get("HTTP_AUTHORIZATION", ""), client_ip=client_ip(request)
     )
-    from .metrics import exposition
-
     body, content_type = exposition()
     return HttpResponse(body, content_type=content_type)
 
