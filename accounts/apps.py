@@ -8,7 +8,13 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from . import checks  # noqa: F401  (registers the settings checks)
+        from . import (
+            checks,  # noqa: F401  (registers the settings checks)
+            status_cache,
+        )
+        from .models import User
+
+        status_cache.connect(User)  # account changes drop cached statuses
 
         if settings.METRICS_ENABLED:
             from . import metrics

@@ -67,7 +67,7 @@ def _window_end(limit: Limit, now: float) -> int:
 
 
 class DatabaseStore:
-    def increment(self, key: str, window_end: int) -> int:
+    def increment(self, key: str, window_end: int, read: str | None = None) -> tuple[int, None]:
         with transaction.atomic():
             RateCounter.objects.bulk_create(
                 [RateCounter(key=key, window_end=window_end, count=0)], ignore_conflicts=True
@@ -76,7 +76,8 @@ class DatabaseStore:
                 count=Case(When(window_end=window_end, then=F("count") + 1), default=Value(1)),
                 window_end=window_end,
             )
-            return RateCounter.objects.filter(key=key).values_list("count", flat=True).get()
+            count = RateCounter.objects.filter(key=key).values_list("count", flat=True).get()
+            return count, None
 
     def get(self, key: str, window_end: int) -> int:
         row = RateCounter.objects.filter(key=key, window_end=window_end).values_list("count")
@@ -101,13 +102,16 @@ class RedisStore:
             )
         return cls._client
 
-    def increment(self, key: str, window_end: int) -> int:
+    def increment(self, key: str, window_end: int, read: str | None = None):
+        """Count one hit and, in the same round trip, GET the key `read`."""
         redis_key = f"rl:{key}:{window_end}"
         pipeline = self.client().pipeline(transaction=False)
         pipeline.incr(redis_key)
         pipeline.expireat(redis_key, window_end + 1)
-        count, _ = pipeline.execute()
-        return count
+        if read is not None:
+            pipeline.get(read)
+        count, _, *value = pipeline.execute()
+        return count, (value[0] if value else None)
 
     def get(self, key: str, window_end: int) -> int:
         return int(self.client().get(f"rl:{key}:{window_end}") or 0)
@@ -117,12 +121,18 @@ def _store() -> DatabaseStore | RedisStore:
     return RedisStore() if settings.RATE_LIMIT_STORE == "redis" else DatabaseStore()
 
 
-def hit(limit: Limit, subject: str) -> None:
-    """Count one event; raise `RateLimited` when it goes over the limit."""
+def hit(limit: Limit, subject: str, *, read: str | None = None) -> bytes | None:
+    """Count one event; raise `RateLimited` when it goes over the limit.
+
+    With the Redis store, the value of the Redis key `read` comes back from the same
+    round trip (None with the database store, or when the key is not set).
+    """
     now = time.time()
     window_end = _window_end(limit, now)
-    if _store().increment(_key(limit, subject), window_end) > limit.allowed:
+    count, value = _store().increment(_key(limit, subject), window_end, read)
+    if count > limit.allowed:
         raise RateLimited(window_end - now, reason=f"{limit.scope} limit", limit=limit.scope)
+    return value
 
 
 def check(limit: Limit, subject: str) -> None:

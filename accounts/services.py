@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.hashers import is_password_usable, make_password
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,7 +32,7 @@ from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import events, limits, otp, sessions, sms, tasks, tokens
+from . import events, limits, otp, sessions, sms, status_cache, tasks, tokens, user_sql
 from .errors import (
     AccountsError,
     InvalidCredentials,
@@ -128,14 +128,21 @@ def use_case(function: Callable[P, R]) -> Callable[P, R]:
 
 @use_case
 def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
-    limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip)
-    phone = normalize_phone(phone_number)
-    password = User.objects.filter(phone_number=phone).values_list("password", flat=True)[:1]
-    found = list(password)
+    try:
+        phone = normalize_phone(phone_number)
+    except InvalidPhoneNumber:
+        limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip)  # a malformed look-up counts too
+        raise
+    e164 = phone.as_e164
+    # The per-IP counter and the cached status come back in one round trip.
+    entry = limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip, read=status_cache.key(e164))
+    if entry not in (status_cache.MISSING, status_cache.CODE_ONLY, status_cache.PASSWORD):
+        entry = status_cache.entry(user_sql.password_of(e164))
+        status_cache.remember(e164, entry)
     return UserStatus(
         phone_number=phone,
-        exists=bool(found),
-        has_password=bool(found) and is_password_usable(found[0]),
+        exists=entry != status_cache.MISSING,
+        has_password=entry == status_cache.PASSWORD,
     )
 
 

@@ -5,6 +5,8 @@ sessions: see `accounts.sessions`.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 
@@ -12,6 +14,7 @@ import jwt
 from django.conf import settings
 from graphql_jwt.settings import jwt_settings
 
+from . import user_sql
 from .keys import SYMMETRIC, key_set
 from .models import User
 
@@ -50,7 +53,7 @@ def jwt_decode(token: str, context=None) -> dict:
     (so no HS256 token passes when keys are asymmetric, and `alg: none` never does),
     with `exp`, `iat`, `sub` and the issuer required, and the audience when one is set."""
     keys = key_set()
-    kid = jwt.get_unverified_header(token).get("kid")
+    kid = _unverified_kid(token)
     if kid is None and keys.algorithm == SYMMETRIC:
         key = keys.signing  # issued before tokens carried a kid
     else:
@@ -68,6 +71,18 @@ def jwt_decode(token: str, context=None) -> dict:
     )
 
 
+def _unverified_kid(token: str) -> object:
+    """The `kid` of a token's header, read only to pick the key: `jwt.decode` then
+    checks the whole token, header included (PyJWT's own header reader would parse
+    the token a second time)."""
+    header = token.partition(".")[0]
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, TypeError, RecursionError):
+        raise jwt.DecodeError("Invalid header") from None
+    return fields.get("kid") if isinstance(fields, dict) else None
+
+
 def user_id_from_payload(payload: dict) -> str | None:
     subject = payload.get("sub")
     valid = isinstance(subject, str) and subject.isdigit() and len(subject) <= 18
@@ -75,4 +90,4 @@ def user_id_from_payload(payload: dict) -> str | None:
 
 
 def get_active_user(user_id: str) -> User | None:
-    return User.objects.filter(pk=int(user_id), is_active=True).first()
+    return user_sql.active_user(int(user_id))

@@ -109,7 +109,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Django's backend with one change: a persistent connection is health-checked
+    # (SELECT 1) only after sitting idle this long, not before every request.
+    DATABASES["default"]["ENGINE"] = "project.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["OPTIONS"]["HEALTH_CHECK_AFTER_IDLE"] = env.float(
+        "DATABASE_HEALTH_CHECK_AFTER_IDLE", default=5.0
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several workers share one file: queue writers instead of failing with
     # "database is locked", and take the write lock when a transaction begins so an
@@ -261,6 +267,11 @@ PASSWORD_LOCKOUT_SECONDS = env.int("PASSWORD_LOCKOUT_SECONDS", default=900)
 PASSWORD_LOCKOUT_MAX_SECONDS = env.int("PASSWORD_LOCKOUT_MAX_SECONDS", default=24 * 3600)
 # Where rate-limit counters live: "redis" (the default with REDIS_URL) or "database".
 RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="redis" if REDIS_URL else "database")
+# How long a number's status (no account, account without / with a password) may be
+# served from Redis, read in the same round trip as the per-IP counter. Sign-up,
+# setPassword, deactivation, deletion and every other save of an account drop the
+# entry once committed. 0 turns the cache off; it is off unless RATE_LIMIT_STORE=redis.
+STATUS_CACHE_SECONDS = env.int("STATUS_CACHE_SECONDS", default=30)
 # How many reverse proxies in front of the service append to X-Forwarded-For. 0: the
 # header is ignored and the client IP is the socket's peer.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -50,6 +50,9 @@ def request_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     ]
 
 
+_graphene_dispatch = BaseGraphQLView.dispatch.__wrapped__
+
+
 class GraphQLView(BaseGraphQLView):
     @staticmethod
     def format_error(error):
@@ -86,9 +89,10 @@ class GraphQLView(BaseGraphQLView):
         """GraphiQL follows GRAPHIQL_ENABLED; graphene-django's argument is unused."""
 
     def dispatch(self, request, *args, **kwargs):
-        response = super().dispatch(request, *args, **kwargs)
         # graphene-django wraps its dispatch in ensure_csrf_cookie; this view reads no
-        # cookie, so it sends none (neither that decorator's nor the middleware's).
+        # cookie, so it makes no CSRF token for every answer (the undecorated dispatch)
+        # and sends no cookie, even where GraphiQL's page asked for a token.
+        response = _graphene_dispatch(self, request, *args, **kwargs)
         response.cookies.pop(settings.CSRF_COOKIE_NAME, None)
         request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
         retry_after = getattr(request, "accounts_retry_after", None)

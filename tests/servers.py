@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +20,8 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "process-test-secret-key-0123456789-0123456789"
@@ -169,6 +173,20 @@ def servers(env: dict[str, str], count: int = 2, workers: int = 2):
             server.stop()
 
 
+def execute_sql(database_url: str, statement: str, params=()) -> None:
+    """Run one statement on a server's database from outside the service."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement.replace("%s", "?"), params)
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            conn.execute(statement, params)
+
+
 def codes_sent(sms_dir: Path, e164: str) -> list[str]:
     """The codes texted to one number, oldest first, read from the file backend."""
     found = []
@@ -178,3 +196,44 @@ def codes_sent(sms_dir: Path, e164: str) -> list[str]:
         if to == f"To: {e164}":
             found.extend(re.findall(r"(?<!\d)\d{6}(?!\d)", body))
     return found
+
+
+class OwnRedis:
+    def __init__(self) -> None:
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server is not installed, so no Redis can be started and stopped")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
+            ).stdout.strip()
+            != b"PONG"
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("own redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()

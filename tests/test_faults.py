@@ -18,51 +18,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from .servers import Server, base_env, free_port, migrate, shared_database
+from .servers import OwnRedis, Server, base_env, free_port, migrate, shared_database
 
 # An outage must be answered within this, given REDIS_TIMEOUT=1 / a 2 s connect timeout.
 HANG_BOUND = 10
-
-
-class OwnRedis:
-    def __init__(self) -> None:
-        if not shutil.which("redis-server"):
-            pytest.skip("redis-server is not installed, so no Redis can be started and stopped")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
-            ).stdout.strip()
-            != b"PONG"
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("own redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.kill()
-            self.process.wait()
 
 
 def timed(call):
