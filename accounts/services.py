@@ -74,7 +74,7 @@ class SentCode:
 
 @dataclass(frozen=True)
 class TokenPair:
-    user: User
+    user: User | None  # the account, on logins (a refresh needs no model of it)
     access: str
     refresh: str
     payload: dict
@@ -589,12 +589,18 @@ def _open_session(user: User, method: str, client: Client, *, created: bool = Fa
     session, refresh_token = sessions.open_session(
         user, method, user_agent=client.user_agent, client_ip=client.ip
     )
-    return _token_pair(session, refresh_token, created=created)
+    live = sessions.LiveSession.of(session)
+    return _token_pair(live, refresh_token, user=user, created=created)
 
 
-def _token_pair(session: Session, refresh_token: str, *, created: bool = False) -> TokenPair:
-    user = session.user
-    payload = tokens.jwt_payload(user, session_id=str(session.pk))
+def _token_pair(
+    session: sessions.LiveSession,
+    refresh_token: str,
+    *,
+    user: User | None = None,
+    created: bool = False,
+) -> TokenPair:
+    payload = tokens.claims(session.user_id, session.phone_number, str(session.session_id))
     return TokenPair(
         user=user,
         access=jwt_settings.JWT_ENCODE_HANDLER(payload),

@@ -30,15 +30,27 @@ RETURNING expires_at, user_id,
 
 
 @dataclass(frozen=True)
-class Rotated:
+class LiveSession:
+    """What a new access token and refresh token need of a session, and no more."""
+
     session_id: uuid.UUID
-    generation: int  # the new one
+    generation: int  # the current one
     expires_at: datetime
     user_id: int
-    phone_number: str  # E.164
+    phone_number: str  # the account's, E.164
+
+    @classmethod
+    def of(cls, session: Session) -> LiveSession:
+        return cls(
+            session.pk,
+            session.generation,
+            session.expires_at,
+            session.user_id,
+            session.user.phone_number.as_e164,
+        )
 
 
-def rotate(session_id: uuid.UUID, generation: int, now: datetime) -> Rotated | None:
+def rotate(session_id: uuid.UUID, generation: int, now: datetime) -> LiveSession | None:
     """Advance a live session from `generation`; None when it was not there to advance."""
     ops = connection.ops
     when = ops.adapt_datetimefield_value(now)
@@ -51,4 +63,4 @@ def rotate(session_id: uuid.UUID, generation: int, now: datetime) -> Rotated | N
     expires_at, user_id, phone_number = row
     if isinstance(expires_at, str):  # SQLite hands datetimes back as text
         expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
-    return Rotated(session_id, generation + 1, expires_at, user_id, phone_number)
+    return LiveSession(session_id, generation + 1, expires_at, user_id, phone_number)

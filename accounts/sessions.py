@@ -31,6 +31,7 @@ from . import events, session_sql
 from .client_input import is_encodable
 from .keys import b64url
 from .models import RefreshToken, Session, User, hash_refresh_token
+from .session_sql import LiveSession
 
 _MAC_SALT = "accounts.sessions.refresh"
 _TOKEN = re.compile(r"([0-9a-f]{32})\.([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{43})")
@@ -39,7 +40,7 @@ _LEGACY_TOKEN = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Rotation:
-    session: Session | None
+    session: LiveSession | None
     refresh_token: str = ""
     error: str = ""  # why the rotation was refused, for the log
     reuse_detected: bool = False
@@ -106,11 +107,7 @@ def rotate(raw: str) -> Rotation:
     rotated = session_sql.rotate(session_id, generation, now)
     if rotated is not None:
         # What the new access token needs came back with the update: no other query.
-        user = User(pk=rotated.user_id, phone_number=rotated.phone_number, is_active=True)
-        session = Session(
-            pk=session_id, user=user, generation=rotated.generation, expires_at=rotated.expires_at
-        )
-        return Rotation(session, refresh_token(session_id, rotated.generation))
+        return Rotation(rotated, refresh_token(session_id, rotated.generation))
 
     session = Session.objects.select_related("user").filter(pk=session_id).first()
     if session is None:
@@ -128,7 +125,9 @@ def rotate(raw: str) -> Rotation:
         and now - session.last_refreshed_at <= grace
     ):
         # The client lost the answer to the latest rotation: the same new token again.
-        return Rotation(session, refresh_token(session_id, session.generation), retried=True)
+        return Rotation(
+            LiveSession.of(session), refresh_token(session_id, session.generation), retried=True
+        )
     if generation < session.generation:
         ended = end_sessions(Session.objects.filter(pk=session_id), Session.Reason.REUSE_DETECTED)
         if ended:
@@ -166,12 +165,12 @@ def upgrade_legacy(raw: str) -> Rotation:
                 session_id=session_id,
             )
             Session.objects.filter(pk=session.pk).update(created_at=legacy.created)
-            return Rotation(session, token)
+            return Rotation(LiveSession.of(session), token)
     grace = timedelta(seconds=settings.JWT_REFRESH_TOKEN_REUSE_GRACE)
     if legacy.revoked_reason == RefreshToken.Reason.UPGRADED and now - legacy.revoked <= grace:
         session = Session.objects.select_related("user").filter(pk=session_id).first()
         if session is not None and session.revoked_at is None and session.generation == 1:
-            return Rotation(session, refresh_token(session_id, 1), retried=True)
+            return Rotation(LiveSession.of(session), refresh_token(session_id, 1), retried=True)
     return Rotation(None, error=f"refresh token from before sessions, {legacy.revoked_reason}")
 
 

@@ -1,13 +1,13 @@
 """A short-lived cache of each number's status in Redis, for `userStatus`.
 
 The entry is read in the same pipelined round trip as the per-IP counter, so a cached
-status costs one trip to Redis and none to the database. Every committed change to an
-account (sign-up, setPassword, deactivation, deletion, any admin edit) replaces its
-entry with a marker for `MARK_SECONDS`, when it is made and again when it commits; readers cache what they read from the database
-only with SET NX, so a read that began before the change cannot put the old status back
-while the marker stands. Whatever is still missed (a change made while Redis was
-unreachable) lasts at most `STATUS_CACHE_SECONDS`. Keys are keyed hashes of the number,
-so Redis holds no list of numbers.
+status costs one trip to Redis and none to the database. Every change to an account
+(sign-up, setPassword, deactivation, deletion, any admin edit) replaces its entry with a
+marker for `MARK_SECONDS`, when it is made and again when it commits; readers cache
+what they read from the database only with SET NX, so a read that began before the
+change cannot put the old status back while the marker stands. Whatever is still missed
+(a change made while Redis was unreachable) lasts at most `STATUS_CACHE_SECONDS`. Keys
+are keyed hashes of the number, so Redis holds no list of numbers.
 """
 
 from __future__ import annotations

@@ -20,10 +20,15 @@ from .models import User
 
 
 def jwt_payload(user: User, context=None, *, session_id: str | None = None) -> dict:
+    return claims(user.pk, user.phone_number.as_e164, session_id)
+
+
+def claims(user_id: int, phone_number: str, session_id: str | None) -> dict:
+    """The claims of a new access token for an account (its id and E.164 number)."""
     issued_at = int(time.time())
     payload = {
-        "sub": str(user.pk),
-        "phoneNumber": user.phone_number.as_e164,
+        "sub": str(user_id),
+        "phoneNumber": phone_number,
         "iat": issued_at,
         "exp": issued_at + int(jwt_settings.JWT_EXPIRATION_DELTA.total_seconds()),
         "origIat": issued_at,
