@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from . import sql
 from .models import Session
 
 ROTATE = """
@@ -55,7 +56,7 @@ def rotate(session_id: uuid.UUID, generation: int, now: datetime) -> LiveSession
     ops = connection.ops
     when = ops.adapt_datetimefield_value(now)
     key = Session._meta.pk.get_db_prep_value(session_id, connection)
-    with connection.cursor() as cursor:
+    with sql.cursor() as cursor:
         cursor.execute(ROTATE, [when, key, generation, when])
         row = cursor.fetchone()
     if row is None:

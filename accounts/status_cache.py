@@ -105,7 +105,13 @@ def _before_save(sender, instance, raw=False, update_fields=None, **kwargs) -> N
     instance._status_cache_number = _number((stored.first() or ("",))[0])
 
 
-def _after_change(sender, instance, **kwargs) -> None:
+# The fields a status is made of, and whether the account is active.
+_FIELDS = frozenset({"phone_number", "password", "is_active"})
+
+
+def _after_change(sender, instance, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and not _FIELDS.intersection(update_fields):
+        return  # a save of other fields (the last login, say) changes no status
     forget(_number(instance.phone_number), getattr(instance, "_status_cache_number", ""))
 
 

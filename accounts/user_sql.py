@@ -12,6 +12,7 @@ import functools
 from django.db import connection
 from django.db.models.expressions import Col
 
+from . import sql
 from .models import User
 
 _COLUMNS = [field.column for field in User._meta.concrete_fields]
@@ -26,7 +27,7 @@ ACTIVE_BY_ID = (  # the column names come from the model, never from input
 def password_of(e164: str) -> str | None:
     """The stored password (hash or unusable marker) of a number's account; None when
     there is no account."""
-    with connection.cursor() as cursor:
+    with sql.cursor() as cursor:
         cursor.execute(PASSWORD_BY_NUMBER, [e164])
         row = cursor.fetchone()
     return None if row is None else row[0]
@@ -34,7 +35,7 @@ def password_of(e164: str) -> str | None:
 
 def active_user(user_id: int) -> User | None:
     """The active account with this id, as a model instance."""
-    with connection.cursor() as cursor:
+    with sql.cursor() as cursor:
         cursor.execute(ACTIVE_BY_ID, [user_id])
         row = cursor.fetchone()
     if row is None:

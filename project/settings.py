@@ -116,6 +116,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"]["HEALTH_CHECK_AFTER_IDLE"] = env.float(
         "DATABASE_HEALTH_CHECK_AFTER_IDLE", default=5.0
     )
+    # The hot paths' statements are prepared on each connection. Turn off behind a
+    # pooler that cannot keep prepared statements (PgBouncer's transaction mode before
+    # 1.21, or without max_prepared_statements).
+    DATABASES["default"]["OPTIONS"]["PREPARED_STATEMENTS"] = env.bool(
+        "DATABASE_PREPARED_STATEMENTS", default=True
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several workers share one file: queue writers instead of failing with
     # "database is locked", and take the write lock when a transaction begins so an

@@ -188,3 +188,54 @@ def test_postgres_stopped_mid_run_gives_503_and_recovers(tmp_path):
             assert server.get("/accounts/api/otp/09120000001/")[0] == 200
         finally:
             server.stop()
+
+
+@contextmanager
+def dropping_connections(tmp_path, **settings):
+    """A one-worker server on PostgreSQL without Redis, and a way to end its database
+    connections from the server's side (as a restart or an idle timeout would)."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("about PostgreSQL connections; runs in the PostgreSQL leg")
+    import psycopg
+
+    with shared_database(tmp_path) as database_url:
+        env = base_env(database_url, tmp_path / "sms", RATE_LIMIT_STORE="database", **settings)
+        env.pop("REDIS_URL", None)
+        migrate(env)
+
+        def drop() -> None:
+            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [database_url.rsplit("/", 1)[1]],
+                )
+
+        server = Server(env, workers=1)
+        try:
+            yield server, drop
+        finally:
+            server.stop()
+
+
+STATUS = "/accounts/api/status/09112223344/"
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_an_error(tmp_path):
+    with dropping_connections(tmp_path, DATABASE_HEALTH_CHECK_AFTER_IDLE="0.5") as (server, drop):
+        assert server.get(STATUS)[0] == 404
+        drop()
+        time.sleep(1)  # idle past the threshold: checked before use, and replaced
+        assert server.get(STATUS)[0] == 404
+
+
+def test_a_connection_dropped_while_in_use_fails_one_request_cleanly(tmp_path):
+    with dropping_connections(tmp_path, DATABASE_HEALTH_CHECK_AFTER_IDLE="3600") as (
+        server,
+        drop,
+    ):
+        assert server.get(STATUS)[0] == 404
+        drop()
+        status, body, _ = server.get(STATUS)
+        assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+        assert server.get(STATUS)[0] == 404

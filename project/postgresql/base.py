@@ -7,6 +7,11 @@ option in `DATABASES[...]["OPTIONS"]`, like redis-py's `health_check_interval`),
 is when a restart or a dropped idle connection can have gone unnoticed. A connection
 that breaks while in steady use fails its next query; that request answers 503 and
 Django replaces the connection when the request ends.
+
+With the `PREPARED_STATEMENTS` option, the hot paths' raw statements (`accounts.sql`)
+bind their parameters on the server, so psycopg prepares each one on a connection after
+a few runs and PostgreSQL stops parsing and planning it on every request. The ORM's own
+queries keep Django's client-side binding.
 """
 
 import time
@@ -17,7 +22,11 @@ from django.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, settings_dict, *args, **kwargs):
         settings_dict = {**settings_dict, "OPTIONS": dict(settings_dict.get("OPTIONS", {}))}
-        self.health_check_after_idle = settings_dict["OPTIONS"].pop("HEALTH_CHECK_AFTER_IDLE", 0)
+        options = settings_dict["OPTIONS"]
+        self.health_check_after_idle = options.pop("HEALTH_CHECK_AFTER_IDLE", 0)
+        self.prepared_statements = options.pop("PREPARED_STATEMENTS", False)
+        if self.prepared_statements:
+            options.setdefault("prepare_threshold", 5)  # psycopg's default; Django's is off
         super().__init__(settings_dict, *args, **kwargs)
         self._last_used = float("-inf")
 
