@@ -67,7 +67,12 @@ def _window_end(limit: Limit, now: float) -> int:
 
 
 class DatabaseStore:
-    def increment(self, key: str, window_end: int, read: str | None = None) -> tuple[int, None]:
+    def increment(self, counters: list[tuple[str, int]], read: str | None = None):
+        """Count one hit on each (key, window end); `read` is for the Redis store."""
+        return [self._increment(key, window_end) for key, window_end in counters], None
+
+    @staticmethod
+    def _increment(key: str, window_end: int) -> int:
         with transaction.atomic():
             RateCounter.objects.bulk_create(
                 [RateCounter(key=key, window_end=window_end, count=0)], ignore_conflicts=True
@@ -76,8 +81,12 @@ class DatabaseStore:
                 count=Case(When(window_end=window_end, then=F("count") + 1), default=Value(1)),
                 window_end=window_end,
             )
-            count = RateCounter.objects.filter(key=key).values_list("count", flat=True).get()
-            return count, None
+            return RateCounter.objects.filter(key=key).values_list("count", flat=True).get()
+
+    def decrement(self, key: str, window_end: int) -> None:
+        RateCounter.objects.filter(key=key, window_end=window_end, count__gt=0).update(
+            count=F("count") - 1
+        )
 
     def get(self, key: str, window_end: int) -> int:
         row = RateCounter.objects.filter(key=key, window_end=window_end).values_list("count")
@@ -102,16 +111,24 @@ class RedisStore:
             )
         return cls._client
 
-    def increment(self, key: str, window_end: int, read: str | None = None):
-        """Count one hit and, in the same round trip, GET the key `read`."""
-        redis_key = f"rl:{key}:{window_end}"
+    def increment(self, counters: list[tuple[str, int]], read: str | None = None):
+        """Count one hit on each (key, window end) and, in the same round trip, GET the
+        key `read`: ([counts], value)."""
         pipeline = self.client().pipeline(transaction=False)
-        pipeline.incr(redis_key)
-        pipeline.expireat(redis_key, window_end + 1)
+        for key, window_end in counters:
+            pipeline.incr(f"rl:{key}:{window_end}")
+            pipeline.expireat(f"rl:{key}:{window_end}", window_end + 1)
         if read is not None:
             pipeline.get(read)
-        count, _, *value = pipeline.execute()
-        return count, (value[0] if value else None)
+        results = pipeline.execute()
+        value = results[-1] if read is not None else None
+        return results[0 : 2 * len(counters) : 2], value
+
+    def decrement(self, key: str, window_end: int) -> None:
+        pipeline = self.client().pipeline(transaction=False)
+        pipeline.decr(f"rl:{key}:{window_end}")
+        pipeline.expireat(f"rl:{key}:{window_end}", window_end + 1)  # gone if it was gone
+        pipeline.execute()
 
     def get(self, key: str, window_end: int) -> int:
         return int(self.client().get(f"rl:{key}:{window_end}") or 0)
@@ -119,6 +136,42 @@ class RedisStore:
 
 def _store() -> DatabaseStore | RedisStore:
     return RedisStore() if settings.RATE_LIMIT_STORE == "redis" else DatabaseStore()
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One counted event."""
+
+    limit: Limit
+    subject: str
+    window_end: int
+    count: int
+    at: float
+
+    def refusal(self) -> RateLimited | None:
+        """The `RateLimited` to raise when this event went over the limit."""
+        if self.count <= self.limit.allowed:
+            return None
+        scope = self.limit.scope
+        return RateLimited(self.window_end - self.at, reason=f"{scope} limit", limit=scope)
+
+    def refund(self) -> None:
+        """Take the event back (it led to nothing the limit is about)."""
+        _store().decrement(_key(self.limit, self.subject), self.window_end)
+
+
+def charge(*events: tuple[Limit, str]) -> list[Charge]:
+    """Count one event against each (limit, subject), in one round trip with Redis.
+    Nothing is refused here: see `Charge.refusal`."""
+    now = time.time()
+    ends = [_window_end(limit, now) for limit, _ in events]
+    counts, _ = _store().increment(
+        [(_key(limit, subject), end) for (limit, subject), end in zip(events, ends, strict=True)]
+    )
+    return [
+        Charge(limit, subject, end, count, now)
+        for (limit, subject), end, count in zip(events, ends, counts, strict=True)
+    ]
 
 
 def hit(limit: Limit, subject: str, *, read: str | None = None) -> bytes | None:
@@ -129,9 +182,10 @@ def hit(limit: Limit, subject: str, *, read: str | None = None) -> bytes | None:
     """
     now = time.time()
     window_end = _window_end(limit, now)
-    count, value = _store().increment(_key(limit, subject), window_end, read)
-    if count > limit.allowed:
-        raise RateLimited(window_end - now, reason=f"{limit.scope} limit", limit=limit.scope)
+    (count,), value = _store().increment([(_key(limit, subject), window_end)], read)
+    refusal = Charge(limit, subject, window_end, count, now).refusal()
+    if refusal is not None:
+        raise refusal
     return value
 
 
@@ -145,7 +199,7 @@ def check(limit: Limit, subject: str) -> None:
 
 def record(limit: Limit, subject: str) -> None:
     """Count one event without refusing it."""
-    _store().increment(_key(limit, subject), _window_end(limit, time.time()))
+    _store().increment([(_key(limit, subject), _window_end(limit, time.time()))])
 
 
 def purge() -> int:

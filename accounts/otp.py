@@ -17,6 +17,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
+from . import otp_sql
 from .errors import RateLimited
 from .models import OTPChallenge
 
@@ -125,53 +126,64 @@ def hash_code(phone_number: PhoneNumber, code: str) -> str:
     return salted_hmac(_HMAC_SALT, message, algorithm="sha256").hexdigest()
 
 
-def _locked_challenge(phone_number: PhoneNumber) -> OTPChallenge:
-    """The number's row, created if missing, locked until the transaction ends."""
-    OTPChallenge.objects.bulk_create(
-        [OTPChallenge(phone_number=phone_number, expires_at=timezone.now())],
-        ignore_conflicts=True,
-    )
-    return OTPChallenge.objects.select_for_update().get(phone_number=phone_number)
+def stamp_of(moment: datetime) -> float:
+    """A send's entry in the row's send log: its Unix time to the millisecond."""
+    return round(moment.timestamp(), 3)
 
 
 def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
     """Count a send to the number, or raise `RateLimited`.
 
     Refused inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR` codes went to
-    the number in the last (sliding) hour. The check and the write happen under the
-    row's lock, so concurrent requests reserve one send. The previous code dies here;
-    with `code`, that code is made live in the same write (see `issue`).
+    the number in the last (sliding) hour. The check and the write are one statement
+    (`otp_sql.reserve`) under the row's lock, so concurrent requests reserve one send.
+    The previous code dies here; with `code`, that code is made live in the same write
+    (see `issue`).
     """
     now = timezone.now()
-    stamp = now.timestamp()
+    stamp = stamp_of(now)
     cooldown = settings.OTP_RESEND_COOLDOWN
     per_hour = settings.OTP_MAX_SENDS_PER_HOUR
-    with transaction.atomic():
-        challenge = _locked_challenge(phone_number)
-        recent = sorted(t for t in challenge.recent_sends if t > stamp - HOUR)
-        if recent and recent[-1] + cooldown > stamp:
-            raise RateLimited(
-                recent[-1] + cooldown - stamp, reason="per-number cooldown", limit="number-cooldown"
-            )
-        if len(recent) >= per_hour:
-            raise RateLimited(
-                recent[-per_hour] + HOUR - stamp,
-                reason="per-number hourly cap",
-                limit="number-hourly",
-            )
-        recent = [*recent, stamp][-per_hour:]
-        challenge.code_hash = hash_code(phone_number, code) if code else ""
-        challenge.sent_at = now
-        challenge.expires_at = now + timedelta(seconds=settings.OTP_TTL) if code else now
-        challenge.attempts = 0
-        challenge.used_at = None
-        challenge.recent_sends = recent
-        challenge.save()
-    _prune(now)
+    e164 = phone_number.as_e164
+    for _attempt in range(3):
+        recent = otp_sql.reserve(
+            e164,
+            code_hash=hash_code(phone_number, code) if code else "",
+            now=now,
+            expires_at=now + timedelta(seconds=settings.OTP_TTL) if code else now,
+            stamp=stamp,
+            hour_ago=stamp - HOUR,
+            cooldown_from=max(stamp - HOUR, stamp - cooldown),
+            per_hour=per_hour,
+            prune_before=now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR)),
+            prune=PRUNE_BATCH,
+        )
+        if recent is not None:
+            break
+        _refuse(otp_sql.recent_sends(e164), stamp)
+    else:  # refused three times, each time by a send that was gone when read
+        raise RateLimited(max(cooldown, 1), reason="per-number cooldown", limit="number-cooldown")
     retry_after = cooldown
     if len(recent) >= per_hour:
-        retry_after = max(cooldown, math.ceil(recent[0] + HOUR - stamp))
+        retry_after = max(cooldown, math.ceil(recent[-per_hour] + HOUR - stamp))
     return Reservation(phone_number, now, settings.OTP_TTL, retry_after)
+
+
+def _refuse(recent: list[float], stamp: float) -> None:
+    """Raise `RateLimited` for the limit that the send log shows in force."""
+    cooldown = settings.OTP_RESEND_COOLDOWN
+    per_hour = settings.OTP_MAX_SENDS_PER_HOUR
+    recent = [t for t in recent if t > stamp - HOUR]
+    if recent and recent[-1] + cooldown > stamp:
+        raise RateLimited(
+            recent[-1] + cooldown - stamp, reason="per-number cooldown", limit="number-cooldown"
+        )
+    if len(recent) >= per_hour:
+        raise RateLimited(
+            recent[-per_hour] + HOUR - stamp,
+            reason="per-number hourly cap",
+            limit="number-hourly",
+        )
 
 
 def make_code(reservation: Reservation) -> IssuedCode | None:
@@ -209,7 +221,7 @@ def withdraw(reservation: Reservation) -> None:
         )
         if challenge is None:
             return
-        stamp = reservation.sent_at.timestamp()
+        stamp = stamp_of(reservation.sent_at)
         challenge.recent_sends = [t for t in challenge.recent_sends if t != stamp]
         challenge.code_hash = ""
         challenge.sent_at = None
@@ -259,10 +271,6 @@ def _delete_dead(now: datetime, limit: int) -> int:
     batch = _dead(now).values("pk")[:limit]
     deleted, _ = _dead(now).filter(pk__in=batch).delete()
     return deleted
-
-
-def _prune(now: datetime) -> None:
-    _delete_dead(now, PRUNE_BATCH)
 
 
 def purge(batch_size: int = 10_000) -> int:

@@ -159,30 +159,42 @@ def send_otp(*, phone_number: object, client_ip: str) -> SentCode:
 
 
 def _send_otp(phone_number: object, client_ip: str) -> SentCode:
-    limits.hit(limits.OTP_SENDS_PER_IP, client_ip)
-    phone = normalize_phone(phone_number)
-    if not is_sms_eligible(phone):
-        raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
-    fixed_code = otp.test_code(phone)
-    if fixed_code is not None:
-        # Cooldown and hourly cap as for any number; no SMS, so no budget is charged.
-        reservation = otp.issue(phone, fixed_code).reservation
-        logger.warning("Test number: code not texted to %s ip=%s", mask_phone(phone), client_ip)
-        events.announce(
-            events.code_sent,
-            phone_number=mask_phone(phone),
-            backend="test-number",
-            test_number=True,
-        )
-        return SentCode(phone, reservation.expires_in, reservation.retry_after)
-    if settings.SMS_SEND_IN_BACKGROUND:
-        # The worker makes the code, so that none waits in the queue.
-        reservation, issued = otp.reserve(phone), None
-    else:
-        issued = otp.issue(phone)
-        reservation = issued.reservation
+    # The per-IP count and the SMS budget are charged in one round trip; the budget is
+    # given back when the send is refused before any text goes out.
+    per_ip, budget = limits.charge((limits.OTP_SENDS_PER_IP, client_ip), (limits.SMS_GLOBAL, "all"))
+    fixed_code = None
     try:
-        limits.hit(limits.SMS_GLOBAL, "all")
+        if refusal := per_ip.refusal():
+            raise refusal
+        phone = normalize_phone(phone_number)
+        if not is_sms_eligible(phone):
+            raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
+        fixed_code = otp.test_code(phone)
+        if fixed_code is not None:
+            # Cooldown and hourly cap as for any number; no SMS, so no budget is charged.
+            budget.refund()
+            reservation = otp.issue(phone, fixed_code).reservation
+            logger.warning("Test number: code not texted to %s ip=%s", mask_phone(phone), client_ip)
+            events.announce(
+                events.code_sent,
+                phone_number=mask_phone(phone),
+                backend="test-number",
+                test_number=True,
+            )
+            return SentCode(phone, reservation.expires_in, reservation.retry_after)
+        if refusal := budget.refusal():
+            raise refusal
+        if settings.SMS_SEND_IN_BACKGROUND:
+            # The worker makes the code, so that none waits in the queue.
+            reservation, issued = otp.reserve(phone), None
+        else:
+            issued = otp.issue(phone)
+            reservation = issued.reservation
+    except Exception:
+        if fixed_code is None:
+            budget.refund()
+        raise
+    try:
         if issued is None:
             tasks.deliver_code.enqueue(
                 phone.as_e164, reservation.sent_at.isoformat(), translation.get_language()
@@ -190,7 +202,7 @@ def _send_otp(phone_number: object, client_ip: str) -> SentCode:
         else:
             _deliver(phone, otp.message_for(issued.code), issued.code)
     except Exception:
-        # Over the budget, the backend failed, or Redis went away: no code, no cooldown.
+        # The backend failed, or the queue or Redis went away: no code, no cooldown.
         otp.withdraw(reservation)
         raise
     logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)

@@ -285,6 +285,23 @@ def test_sms_pumping_across_many_numbers_and_ips_stops_at_the_hourly_budget(api,
     report(capsys, f"pumping 500 numbers from 50 IPs: {len(sms.outbox)} SMS sent, 400 refused")
 
 
+def test_sends_refused_before_texting_leave_the_sms_budget_alone(api, settings):
+    settings.SMS_MAX_PER_HOUR = 2
+    assert api.get("/accounts/api/otp/09120000001/").status_code == 200
+    refused = [
+        api.get("/accounts/api/otp/09120000001/"),  # the cooldown
+        api.get("/accounts/api/otp/02188776655/"),  # a landline
+        api.get("/accounts/api/otp/0912/"),  # not a number
+    ]
+    assert [r.status_code for r in refused] == [429, 400, 400]
+    assert refused[0].json()["code"] == "RATE_LIMITED"
+    assert api.get("/accounts/api/otp/09120000002/").status_code == 200
+    over = api.get("/accounts/api/otp/09120000003/")
+    assert over.status_code == 429 and len(sms.outbox) == 2
+    # A refusal by the budget itself gives back what it took: the budget stays spent.
+    assert api.get("/accounts/api/otp/09120000004/").status_code == 429
+
+
 # --- 4. client IP -----------------------------------------------------------------------
 
 
