@@ -6,20 +6,24 @@ import enum
 import functools
 import math
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from graphql_jwt.settings import jwt_settings
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import otp_sql
+from . import otp_sql, user_sql
 from .errors import RateLimited
-from .models import OTPChallenge
+from .models import OTPChallenge, User
+from .session_sql import LiveSession
+from .sessions import clean_user_agent
 
 _HMAC_SALT = "accounts.otp.code"
 HOUR = 3600
@@ -229,34 +233,46 @@ def withdraw(reservation: Reservation) -> None:
         challenge.save()
 
 
-def verify(phone_number: PhoneNumber, code: str) -> Outcome:
-    """Check a code against the number's live challenge, under a row lock.
+@dataclass(frozen=True)
+class Login:
+    outcome: Outcome
+    session: LiveSession | None = None  # opened for an active account, on ACCEPTED
+    user: User | None = None
+    created: bool = False
 
-    A wrong code counts an attempt; the code dies at `OTP_MAX_ATTEMPTS`. A right
-    code is consumed. Call inside `transaction.atomic()` to make further writes
-    (creating the user) part of the same unit; the attempt count is written either
-    way, so the caller must not raise inside that block after a rejection.
+
+def log_in(phone_number: PhoneNumber, code: str, *, user_agent: str, client_ip: str) -> Login:
+    """Check a code against the number's live one and, if right, log in: one statement
+    on PostgreSQL (`otp_sql.CODE_LOGIN`).
+
+    A wrong code counts an attempt; the code dies at `OTP_MAX_ATTEMPTS`. A right code
+    is consumed, creates the account if there is none, records the login and opens a
+    session; an inactive account's right code is consumed and opens nothing.
     """
     now = timezone.now()
-    with transaction.atomic():
-        challenge = (
-            OTPChallenge.objects.select_for_update()
-            .filter(
-                phone_number=phone_number,
-                used_at__isnull=True,
-                expires_at__gt=now,
-                attempts__lt=settings.OTP_MAX_ATTEMPTS,
-            )
-            .only("pk", "code_hash")
-            .first()
-        )
-        if challenge is None:
-            return Outcome.NO_LIVE_CODE
-        if constant_time_compare(challenge.code_hash, hash_code(phone_number, code)):
-            OTPChallenge.objects.filter(pk=challenge.pk).update(used_at=now)
-            return Outcome.ACCEPTED
-        OTPChallenge.objects.filter(pk=challenge.pk).update(attempts=F("attempts") + 1)
-        return Outcome.REJECTED
+    session_id = uuid.uuid4()
+    expires_at = now + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
+    result = otp_sql.log_in_with_code(
+        phone_number.as_e164,
+        code_hash=hash_code(phone_number, code),
+        now=now,
+        max_attempts=settings.OTP_MAX_ATTEMPTS,
+        # What make_password(None) makes, without its slower random string.
+        unusable_password=UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20),
+        session_id=session_id,
+        session_expires_at=expires_at,
+        user_agent=clean_user_agent(user_agent),
+        client_ip=client_ip[:45],
+    )
+    if result.accepted is None:
+        return Login(Outcome.NO_LIVE_CODE)
+    if not result.accepted:
+        return Login(Outcome.REJECTED)
+    if result.account is None:
+        return Login(Outcome.ACCEPTED)
+    user = user_sql.user_from_row(result.account)
+    session = LiveSession(session_id, 1, expires_at, user.pk, phone_number.as_e164)
+    return Login(Outcome.ACCEPTED, session, user, result.created)
 
 
 def _dead(now: datetime):

@@ -11,11 +11,14 @@ the 50-way race tests run on both.
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 from . import sql
+from .models import Session
 
 # The send log (`recent_sends`) is a JSON array of Unix times, rounded to the
 # millisecond so that SQLite's JSON functions (15 significant digits) keep them exact.
@@ -128,3 +131,119 @@ def recent_sends(phone: str) -> list[float]:
 
 def _sends(value) -> list[float]:
     return sorted(json.loads(value) if isinstance(value, str) else value)
+
+
+# A code login consumes the number's live code, and with a right one creates or touches
+# the account and opens its session. On PostgreSQL that is one statement: a wrong code
+# counts an attempt instead, and an inactive account gets no session (its code is spent).
+# `accepted` is NULL when the number had no live code.
+CODE_LOGIN = """
+WITH challenge AS (
+  UPDATE accounts_otpchallenge
+  SET used_at = CASE WHEN code_hash = %(code_hash)s THEN %(now)s END,
+      attempts = attempts + CASE WHEN code_hash = %(code_hash)s THEN 0 ELSE 1 END
+  WHERE phone_number = %(phone)s AND used_at IS NULL AND expires_at > %(now)s
+    AND attempts < %(max_attempts)s
+  RETURNING code_hash = %(code_hash)s AS accepted
+), account AS (
+  INSERT INTO accounts_user AS u (phone_number, password, last_login, is_superuser,
+    is_active, is_staff, date_joined, failed_logins, locked_until)
+  SELECT %(phone)s, %(unusable_password)s, %(now)s, false, true, false, %(now)s, 0, NULL
+  FROM challenge WHERE accepted
+  ON CONFLICT (phone_number) DO UPDATE
+    SET last_login = excluded.last_login, failed_logins = 0, locked_until = NULL
+    WHERE u.is_active
+  RETURNING id, password, last_login, is_superuser, phone_number, is_active, is_staff,
+    date_joined, failed_logins, locked_until, xmax = 0 AS created
+), opened AS (
+  INSERT INTO accounts_session (id, user_id, method, created_at, last_refreshed_at,
+    expires_at, generation, user_agent, client_ip, revoked_at, revoked_reason)
+  SELECT %(session_id)s, id, 'code', %(now)s, NULL, %(session_expires_at)s, 1,
+    %(user_agent)s, %(client_ip)s, NULL, ''
+  FROM account
+)
+SELECT (SELECT accepted FROM challenge), account.*
+FROM (SELECT 1) AS one LEFT JOIN account ON true
+"""
+# SQLite: the same steps as four statements in one write transaction.
+CONSUME_CODE = """
+UPDATE accounts_otpchallenge
+SET used_at = CASE WHEN code_hash = %(code_hash)s THEN %(now)s END,
+    attempts = attempts + CASE WHEN code_hash = %(code_hash)s THEN 0 ELSE 1 END
+WHERE phone_number = %(phone)s AND used_at IS NULL AND expires_at > %(now)s
+  AND attempts < %(max_attempts)s
+RETURNING code_hash = %(code_hash)s
+"""
+ADD_ACCOUNT = """
+INSERT INTO accounts_user (phone_number, password, last_login, is_superuser, is_active,
+  is_staff, date_joined, failed_logins, locked_until)
+VALUES (%(phone)s, %(unusable_password)s, %(now)s, false, true, false, %(now)s, 0, NULL)
+ON CONFLICT (phone_number) DO NOTHING
+RETURNING id
+"""
+TOUCH_ACCOUNT = """
+UPDATE accounts_user SET last_login = %(now)s, failed_logins = 0, locked_until = NULL
+WHERE phone_number = %(phone)s AND is_active
+RETURNING id, password, last_login, is_superuser, phone_number, is_active, is_staff,
+  date_joined, failed_logins, locked_until
+"""
+OPEN_SESSION = """
+INSERT INTO accounts_session (id, user_id, method, created_at, last_refreshed_at,
+  expires_at, generation, user_agent, client_ip, revoked_at, revoked_reason)
+VALUES (%(session_id)s, %(user_id)s, 'code', %(now)s, NULL, %(session_expires_at)s, 1,
+  %(user_agent)s, %(client_ip)s, NULL, '')
+"""
+
+
+@dataclass(frozen=True)
+class CodeLogin:
+    accepted: bool | None  # None: the number had no live code
+    account: tuple | None  # its columns in model order, when a session was opened
+    created: bool = False
+
+
+def log_in_with_code(
+    phone: str,
+    *,
+    code_hash: str,
+    now: datetime,
+    max_attempts: int,
+    unusable_password: str,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
+    user_agent: str,
+    client_ip: str,
+) -> CodeLogin:
+    """Check a code against the number's live one (see CODE_LOGIN)."""
+    ops = connection.ops
+    params = {
+        "phone": phone,
+        "code_hash": code_hash,
+        "now": ops.adapt_datetimefield_value(now),
+        "max_attempts": max_attempts,
+        "unusable_password": unusable_password,
+        "session_id": Session._meta.pk.get_db_prep_value(session_id, connection),
+        "session_expires_at": ops.adapt_datetimefield_value(session_expires_at),
+        "user_agent": user_agent,
+        "client_ip": client_ip,
+    }
+    if connection.vendor == "postgresql":
+        with sql.cursor() as cursor:
+            cursor.execute(CODE_LOGIN, params)
+            accepted, *account = cursor.fetchone()
+        if account[0] is None:
+            return CodeLogin(accepted, None)
+        return CodeLogin(accepted, tuple(account[:-1]), created=account[-1])
+    with transaction.atomic(), sql.cursor() as cursor:
+        cursor.execute(CONSUME_CODE, params)
+        row = cursor.fetchone()
+        if row is None or not row[0]:
+            return CodeLogin(None if row is None else False, None)
+        cursor.execute(ADD_ACCOUNT, params)
+        created = cursor.fetchone() is not None
+        cursor.execute(TOUCH_ACCOUNT, params)
+        account = cursor.fetchone()
+        if account is None:  # inactive: the code is spent, no session
+            return CodeLogin(True, None)
+        cursor.execute(OPEN_SESSION, {**params, "user_id": account[0]})
+    return CodeLogin(True, tuple(account), created=created)

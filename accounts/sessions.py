@@ -67,7 +67,7 @@ def parse(raw: str) -> tuple[uuid.UUID, int] | None:
     return session_id, generation
 
 
-def _clean_user_agent(user_agent: str) -> str:
+def clean_user_agent(user_agent: str) -> str:
     text = user_agent.replace("\x00", "")[: Session.USER_AGENT_LENGTH]
     return text if is_encodable(text) else ""
 
@@ -89,7 +89,7 @@ def open_session(
         method=method,
         created_at=now,
         expires_at=expires_at or now + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA,
-        user_agent=_clean_user_agent(user_agent),
+        user_agent=clean_user_agent(user_agent),
         client_ip=client_ip[:45],
     )
     return session, refresh_token(session.pk, session.generation)

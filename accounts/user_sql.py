@@ -38,8 +38,12 @@ def active_user(user_id: int) -> User | None:
     with sql.cursor() as cursor:
         cursor.execute(ACTIVE_BY_ID, [user_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else user_from_row(row)
+
+
+def user_from_row(row) -> User:
+    """A model instance from the account's columns, in the model's field order (as
+    `ACTIVE_BY_ID` and the code login's statements return them)."""
     values = list(row)
     for index, expression, converters in _converters(connection.vendor):
         for converter in converters:

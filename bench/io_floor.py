@@ -65,8 +65,8 @@ def count(*keys):
     pipeline.execute()
 
 
-def e164(number):
-    return "+98" + number[1:]
+def e164(number):  # the cases send Iranian numbers, national or already E.164
+    return number if number.startswith("+") else "+98" + number[1:]
 
 
 def access_token(user_id, phone, session_id):

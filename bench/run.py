@@ -356,6 +356,9 @@ def run_case(bench: Bench, case: Case, servers: dict[str, Server]) -> None:
                 case.script,
                 args,
             )
+            if side != "app" and case.expected_status == 200 and measure.non_2xx:
+                # A floor that refuses does less than the case: the ratio would be void.
+                raise SystemExit(f"{side} answered {measure.non_2xx} errors in {case.name}")
             getattr(case, side).append(measure)
             if side == "app":
                 bench.last_rps[case.name] = measure.rps
