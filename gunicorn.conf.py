@@ -29,6 +29,14 @@ if os.environ.get("METRICS_ENABLED", "").lower() in ("1", "true", "yes", "on"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="accounts-metrics-")
 
 
+def post_worker_init(worker):
+    # The application is loaded: freeze what start-up made, so that the collector's
+    # full passes walk only what requests allocate (shorter pauses, a lower p99).
+    import gc
+
+    gc.freeze()
+
+
 def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

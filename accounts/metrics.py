@@ -13,6 +13,7 @@ import os
 import time
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -122,11 +123,11 @@ class RequestMetricsMiddleware:
     phone number) and status class."""
 
     def __init__(self, get_response):
+        if not settings.METRICS_ENABLED:
+            raise MiddlewareNotUsed  # out of the chain: nothing to count
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        if not settings.METRICS_ENABLED:
-            return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)

@@ -47,6 +47,16 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
             for _ in range(count)
         )
         lines.extend(sessions.refresh_token(session.pk, session.generation) for session in created)
+    elif kind == "accounts":  # COUNT accounts without a password, numbers ARG+i
+        start = int(arg)
+        User.objects.bulk_create(
+            (
+                User(phone_number=f"+98{n}", password=make_password(None))
+                for n in range(start, start + count)
+            ),
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
     elif kind == "codes":  # COUNT codes texted through the file backend to numbers ARG+i
         start = int(arg)
         folder = Path(settings.SMS_FILE_PATH)

@@ -52,10 +52,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First, so every answer (400, 413, 429, 503 included) carries the CORS headers.
-    "corsheaders.middleware.CorsMiddleware",
+    "project.middleware.CorsMiddleware",
     # Counts and times every request (by route name) when METRICS_ENABLED.
     "accounts.metrics.RequestMetricsMiddleware",
-    "log_request_id.middleware.RequestIDMiddleware",
+    "project.request_id.RequestIDMiddleware",
     # Before the size limit, so even a 413 answers in the request's language.
     "django.middleware.locale.LocaleMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
@@ -72,14 +72,13 @@ MIDDLEWARE = [
 # What API requests go through (see project/wsgi.py): no sessions, messages, auth, CSRF
 # or static-file lookups, which only the admin and static files use, and lighter stand-ins
 # for LocaleMiddleware (Accept-Language only) and CommonMiddleware (ALLOWED_HOSTS only).
+# Middleware that has nothing to do (CORS with no allowed origin, metrics when off)
+# leaves the chain at start-up.
 API_MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",
+    "project.middleware.CorsMiddleware",
     "accounts.metrics.RequestMetricsMiddleware",
-    "log_request_id.middleware.RequestIDMiddleware",
-    "project.middleware.AcceptLanguageMiddleware",
-    "project.middleware.BodySizeLimitMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "project.middleware.AllowedHostMiddleware",
+    # Request id, language, security, body size and host checks, in one layer.
+    "project.middleware.ApiMiddleware",
 ]
 API_PATHS = ["/graphql", "/livez", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"]
 API_PREFIXES = ["/accounts/api/"]
@@ -205,11 +204,10 @@ else:
 # One JSON object per line with LOG_FORMAT=json; every line carries the request id,
 # which is also sent back as the X-Request-ID response header.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
-REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "log_request_id.filters.RequestIDFilter"}},
+    "filters": {"request_id": {"()": "project.request_id.RequestIDFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
