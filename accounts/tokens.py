@@ -9,6 +9,7 @@ import base64
 import json
 import secrets
 import time
+from datetime import timedelta
 
 import jwt
 from django.conf import settings
@@ -56,8 +57,67 @@ def jwt_encode(payload: dict, context=None) -> str:
 def jwt_decode(token: str, context=None) -> dict:
     """Verify with the key the header's `kid` names, by the configured algorithm only
     (so no HS256 token passes when keys are asymmetric, and `alg: none` never does),
-    with `exp`, `iat`, `sub` and the issuer required, and the audience when one is set."""
+    with `exp`, `iat`, `sub` and the issuer required, and the audience when one is set.
+
+    A token that passed is remembered (`verified`) until it expires, so a client that
+    presents its token again costs a dictionary look-up, not a decode.
+    """
     keys = key_set()
+    leeway = jwt_settings.JWT_LEEWAY
+    if isinstance(leeway, timedelta):
+        leeway = leeway.total_seconds()
+    context_key = (keys, settings.JWT_ISSUER, settings.JWT_AUDIENCE, leeway)
+    payload = verified.get(token, context_key)
+    if payload is None:
+        payload = _decode(token, keys, leeway)
+        verified.put(token, context_key, payload, expires=payload["exp"] + leeway)
+    return dict(payload)
+
+
+class VerifiedTokens:
+    """Tokens that passed `jwt_decode` in this process, each until its `exp` (with the
+    leeway), at most JWT_VERIFY_CACHE_SIZE of them, oldest out first.
+
+    Everything the check depends on besides the token and the clock (the key set, the
+    issuer, the audience, the leeway) is the entry's context: when it changes, as when a
+    key is rotated out, the entry no longer answers. Only `exp` can turn a token bad over
+    time; access tokens are not revocable, so nothing else can.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple, float, dict]] = {}
+
+    def get(self, token: str, context_key: tuple) -> dict | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        context, expires, payload = entry
+        if context is not context_key and context != context_key:
+            return None
+        if time.time() >= expires:
+            self._entries.pop(token, None)
+            return None
+        return payload
+
+    def put(self, token: str, context_key: tuple, payload: dict, *, expires: float) -> None:
+        size = settings.JWT_VERIFY_CACHE_SIZE
+        if size <= 0:
+            return
+        while len(self._entries) >= size:
+            try:
+                del self._entries[next(iter(self._entries))]
+            except (KeyError, RuntimeError, StopIteration):  # emptied by another thread
+                break
+        self._entries[token] = (context_key, expires, payload)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+verified = VerifiedTokens()
+
+
+def _decode(token: str, keys, leeway: float) -> dict:
     kid = _unverified_kid(token)
     if kid is None and keys.algorithm == SYMMETRIC:
         key = keys.signing  # issued before tokens carried a kid
@@ -72,7 +132,7 @@ def jwt_decode(token: str, context=None) -> dict:
         options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": True},
         issuer=settings.JWT_ISSUER,
         audience=settings.JWT_AUDIENCE or None,
-        leeway=jwt_settings.JWT_LEEWAY,
+        leeway=leeway,
     )
 
 

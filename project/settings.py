@@ -364,6 +364,9 @@ JWT_ISSUER = env.str(
     default=next((h for h in ALLOWED_HOSTS if h and h[0] not in ".*"), "localhost"),
 )
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+# Access tokens that passed verification are remembered per process until they expire,
+# at most this many (0: none), so a token presented again is not decoded again.
+JWT_VERIFY_CACHE_SIZE = env.int("JWT_VERIFY_CACHE_SIZE", default=4096)
 
 GRAPHQL_JWT = {
     "JWT_ALGORITHM": JWT_ALGORITHM,
