@@ -48,4 +48,5 @@ def announce(signal: Signal, **kwargs) -> None:
     `send_robust` runs every receiver even when one raises; Django logs each failure
     at ERROR with its traceback (logger `django.dispatch`).
     """
-    transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
+    if signal.has_listeners():  # nobody listening: nothing to queue
+        transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
