@@ -152,7 +152,10 @@ class Bench:
     def pool_size(self, case: str) -> int:
         """Enough prepared requests for one run of the current side at 1.5 times its
         last measured rate (before its first run, the fastest rate seen, at least
-        3000/s), so that no run reaches the end of its pool."""
+        3000/s), so that no run reaches the end of its pool. The constant floor's pool
+        is a token one."""
+        if self.side == "floor":
+            return 200  # the constant floor reads nothing from its requests
         own = self.last_rps.get((case, self.side))
         rate = own or max([3000.0, *(r for (c, _), r in self.last_rps.items() if c == case)])
         return int(rate * self.options.seconds * 1.5) + 200
