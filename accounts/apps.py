@@ -14,7 +14,7 @@ class AccountsConfig(AppConfig):
         )
         from .models import User
 
-        status_cache.connect(User)  # account changes drop cached statuses
+        status_cache.connect(User)  # account changes mark their cached statuses
 
         if settings.METRICS_ENABLED:
             from . import metrics

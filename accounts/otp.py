@@ -23,7 +23,7 @@ from . import otp_sql, user_sql
 from .errors import RateLimited
 from .models import OTPChallenge, User
 from .session_sql import LiveSession
-from .sessions import clean_user_agent
+from .sessions import clean_client_ip, clean_user_agent
 
 _HMAC_SALT = "accounts.otp.code"
 HOUR = 3600
@@ -149,19 +149,21 @@ def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
     cooldown = settings.OTP_RESEND_COOLDOWN
     per_hour = settings.OTP_MAX_SENDS_PER_HOUR
     e164 = phone_number.as_e164
+    send = functools.partial(
+        otp_sql.reserve,
+        e164,
+        code_hash=hash_code(phone_number, code) if code else "",
+        now=now,
+        expires_at=now + timedelta(seconds=settings.OTP_TTL) if code else now,
+        stamp=stamp,
+        hour_ago=stamp - HOUR,
+        cooldown_from=max(stamp - HOUR, stamp - cooldown),
+        per_hour=per_hour,
+        prune_before=now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR)),
+        prune=PRUNE_BATCH,
+    )
     for _attempt in range(3):
-        recent = otp_sql.reserve(
-            e164,
-            code_hash=hash_code(phone_number, code) if code else "",
-            now=now,
-            expires_at=now + timedelta(seconds=settings.OTP_TTL) if code else now,
-            stamp=stamp,
-            hour_ago=stamp - HOUR,
-            cooldown_from=max(stamp - HOUR, stamp - cooldown),
-            per_hour=per_hour,
-            prune_before=now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR)),
-            prune=PRUNE_BATCH,
-        )
+        recent = send()
         if recent is not None:
             break
         _refuse(otp_sql.recent_sends(e164), stamp)
@@ -262,7 +264,7 @@ def log_in(phone_number: PhoneNumber, code: str, *, user_agent: str, client_ip: 
         session_id=session_id,
         session_expires_at=expires_at,
         user_agent=clean_user_agent(user_agent),
-        client_ip=client_ip[:45],
+        client_ip=clean_client_ip(client_ip),
     )
     if result.accepted is None:
         return Login(Outcome.NO_LIVE_CODE)

@@ -133,11 +133,12 @@ def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
         limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip)  # a malformed look-up counts too
         raise
     e164 = phone.as_e164
+    cache_key = status_cache.key(e164)
     # The per-IP counter and the cached status come back in one round trip.
-    entry = limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip, read=status_cache.key(e164))
+    entry = limits.hit(limits.STATUS_LOOKUPS_PER_IP, client_ip, read=cache_key)
     if entry not in (status_cache.MISSING, status_cache.CODE_ONLY, status_cache.PASSWORD):
         entry = status_cache.entry(user_sql.password_of(e164))
-        status_cache.remember(e164, entry)
+        status_cache.remember(cache_key, entry)
     return UserStatus(
         phone_number=phone,
         exists=entry != status_cache.MISSING,

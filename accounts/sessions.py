@@ -38,6 +38,7 @@ from .session_sql import LiveSession
 _MAC_SALT = "accounts.sessions.refresh"
 _TOKEN = re.compile(r"([0-9a-f]{32})\.([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{43})")
 _LEGACY_TOKEN = re.compile(r"[0-9a-f]{64}")
+_CLIENT_IP_LENGTH = Session._meta.get_field("client_ip").max_length
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ def parse(raw: str) -> tuple[uuid.UUID, int] | None:
     return session_id, generation
 
 
+def clean_client_ip(client_ip: str) -> str:
+    return client_ip[:_CLIENT_IP_LENGTH]
+
+
 def clean_user_agent(user_agent: str) -> str:
     text = user_agent.replace("\x00", "")[: Session.USER_AGENT_LENGTH]
     return text if is_encodable(text) else ""
@@ -99,7 +104,7 @@ def open_session(
         created_at=now,
         expires_at=expires_at or now + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA,
         user_agent=clean_user_agent(user_agent),
-        client_ip=client_ip[:45],
+        client_ip=clean_client_ip(client_ip),
     )
     return session, refresh_token(session.pk, session.generation)
 

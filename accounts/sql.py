@@ -1,4 +1,4 @@
-"""How the raw SQL of the aggregates (`session_sql`, `user_sql`) is run."""
+"""How the raw SQL of the aggregates (`user_sql`, `session_sql`, `otp_sql`) is run."""
 
 from __future__ import annotations
 

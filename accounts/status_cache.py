@@ -52,9 +52,9 @@ def entry(password: str | None) -> bytes:
     return PASSWORD if is_password_usable(password) else CODE_ONLY
 
 
-def remember(e164: str, value: bytes) -> None:
-    """Cache a status just read from the database, unless a newer entry is there."""
-    redis_key = key(e164)
+def remember(redis_key: str | None, value: bytes) -> None:
+    """Cache a status just read from the database under its `key`, unless a newer
+    entry is there."""
     if redis_key is None:
         return
     from .limits import RedisStore

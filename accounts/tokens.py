@@ -128,9 +128,6 @@ class VerifiedTokens:
                 break
         self._entries[token] = (context_key, expires, payload)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 verified = VerifiedTokens()
 

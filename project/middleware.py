@@ -40,6 +40,16 @@ def body_size_refusal(request):
     return None
 
 
+def body_error_response(request, exception):
+    """The answer to a body found too large, or with too many fields, while a view read
+    it; None for any other exception."""
+    if isinstance(exception, RequestDataTooBig):
+        return too_large_response(request)
+    if isinstance(exception, TooManyFieldsSent):
+        return error_response(request, 400, "INVALID_INPUT", _("Too many fields."))
+    return None
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over MAX_REQUEST_BODY_BYTES with 413 before anything reads them."""
 
@@ -50,11 +60,7 @@ class BodySizeLimitMiddleware:
         return body_size_refusal(request) or self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, RequestDataTooBig):
-            return too_large_response(request)
-        if isinstance(exception, TooManyFieldsSent):
-            return error_response(request, 400, "INVALID_INPUT", _("Too many fields."))
-        return None
+        return body_error_response(request, exception)
 
 
 class ApiMiddleware:
@@ -101,7 +107,7 @@ class ApiMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        return BodySizeLimitMiddleware.process_exception(self, request, exception)
+        return body_error_response(request, exception)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,1 +1,2 @@
-"""Django's PostgreSQL backend, health-checking a connection only after it sat idle."""
+"""Django's PostgreSQL backend, health-checking a connection only after it sat idle and
+preparing the hot paths' statements (see base.py)."""
