@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import math
 import secrets
 import uuid
@@ -27,10 +28,12 @@ from .sessions import clean_client_ip, clean_user_agent
 
 _HMAC_SALT = "accounts.otp.code"
 HOUR = 3600
-# Rows removed per send by the inline prune: more than the one row a send can add, so the
-# table shrinks while codes are sent, and few enough to keep a send's cost flat however
-# many dead rows wait. `purge_otps` removes the rest.
-PRUNE_BATCH = 2
+# Every PRUNE_EVERY-th send of a process also deletes up to 64 dead rows (`otp_sql.PRUNE`):
+# two a send on average, more than the one row a send can add, so the table shrinks while
+# codes are sent. In batches, because deleting 64 rows in one statement costs little more
+# than deleting two. `purge_otps` removes the rest.
+PRUNE_EVERY = 32
+_sends = itertools.count()
 
 
 class Outcome(enum.Enum):
@@ -159,8 +162,11 @@ def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
         hour_ago=stamp - HOUR,
         cooldown_from=max(stamp - HOUR, stamp - cooldown),
         per_hour=per_hour,
-        prune_before=now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR)),
-        prune=PRUNE_BATCH,
+        prune_before=(
+            now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR))
+            if next(_sends) % PRUNE_EVERY == 0
+            else None
+        ),
     )
     for _attempt in range(3):
         recent = send()

@@ -2,10 +2,10 @@
 
 A send is one upsert on both engines: it makes the number's new code live only where
 the cooldown and the hourly cap allow, and hands back the sliding hour of sends; on
-PostgreSQL the same statement also prunes two dead rows. The row lock that the upsert
-takes is what makes 50 simultaneous sends text once. The engine texts differ only in
-their JSON functions (PostgreSQL's jsonb, SQLite's JSON1) and sit side by side here;
-the 50-way race tests run on both.
+PostgreSQL a pruning send (see `reserve`) deletes dead rows in the same statement. The
+row lock that the upsert takes is what makes 50 simultaneous sends text once. The
+engine texts differ only in their JSON functions (PostgreSQL's jsonb, SQLite's JSON1)
+and sit side by side here; the 50-way race tests run on both.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ from .models import Session
 # millisecond so that SQLite's JSON functions (15 significant digits) keep them exact.
 RESERVE = {
     "postgresql": """
-WITH pruned AS (
-  DELETE FROM accounts_otpchallenge WHERE id IN (
-    SELECT id FROM accounts_otpchallenge
-    WHERE expires_at < %(prune_before)s AND phone_number <> %(phone)s
-    ORDER BY expires_at LIMIT %(prune)s FOR UPDATE SKIP LOCKED
-  )
-)
 INSERT INTO accounts_otpchallenge AS c
   (phone_number, code_hash, sent_at, expires_at, attempts, used_at, recent_sends)
 VALUES (%(phone)s, %(code_hash)s, %(now)s, %(expires_at)s, 0, NULL, %(first)s::jsonb)
@@ -72,15 +65,31 @@ WHERE NOT EXISTS (
 RETURNING recent_sends
 """,
 }
-# SQLite has no data-modifying WITH: there the prune is its own statement. Both take
-# the oldest dead rows through the index on expires_at, which stops at the first live one.
-PRUNE = """
+# Dead rows a pruning send deletes: the 64 oldest, through the index on expires_at,
+# which stops at the first live one. The batch is part of the text, not a parameter:
+# with LIMIT unknown, PostgreSQL's generic plan of a prepared prune costs a million-row
+# table as a whole, so it plans the statement afresh on every run.
+PRUNE = {
+    "postgresql": """
 DELETE FROM accounts_otpchallenge WHERE id IN (
   SELECT id FROM accounts_otpchallenge
   WHERE expires_at < %(prune_before)s AND phone_number <> %(phone)s
-  ORDER BY expires_at LIMIT %(prune)s
+  ORDER BY expires_at LIMIT 64 FOR UPDATE SKIP LOCKED
 )
-"""
+""",
+    "sqlite": """
+DELETE FROM accounts_otpchallenge WHERE id IN (
+  SELECT id FROM accounts_otpchallenge
+  WHERE expires_at < %(prune_before)s AND phone_number <> %(phone)s
+  ORDER BY expires_at LIMIT 64
+)
+""",
+}
+# PostgreSQL runs the prune as a CTE of the upsert; SQLite, which has no data-modifying
+# WITH, as a statement of its own.
+RESERVE_AND_PRUNE = {
+    "postgresql": "WITH pruned AS (" + PRUNE["postgresql"] + ")" + RESERVE["postgresql"],
+}
 RECENT_SENDS = "SELECT recent_sends FROM accounts_otpchallenge WHERE phone_number = %(phone)s"
 
 
@@ -94,13 +103,14 @@ def reserve(
     hour_ago: float,
     cooldown_from: float,
     per_hour: int,
-    prune_before: datetime,
-    prune: int,
+    prune_before: datetime | None,
 ) -> list[float] | None:
     """Make a send (and its code, when `code_hash` is given) the number's latest, where
-    no send came after `cooldown_from` and fewer than `per_hour` after `hour_ago`.
+    no send came after `cooldown_from` and fewer than `per_hour` after `hour_ago`; with
+    `prune_before`, also delete up to 64 rows that died before it.
     Returns the sends of the last hour, this one last; None when a limit refused it."""
     ops = connection.ops
+    vendor = connection.vendor
     params = {
         "phone": phone,
         "code_hash": code_hash,
@@ -111,14 +121,18 @@ def reserve(
         "hour_ago": hour_ago,
         "cooldown_from": cooldown_from,
         "per_hour": per_hour,
-        "prune_before": ops.adapt_datetimefield_value(prune_before),
-        "prune": prune,
     }
+    if prune_before is not None:
+        params["prune_before"] = ops.adapt_datetimefield_value(prune_before)
     with sql.cursor() as cursor:
-        cursor.execute(RESERVE[connection.vendor], params)
-        row = cursor.fetchone()
-        if connection.vendor != "postgresql":
-            cursor.execute(PRUNE, params)
+        if prune_before is not None and vendor in RESERVE_AND_PRUNE:
+            cursor.execute(RESERVE_AND_PRUNE[vendor], params)
+            row = cursor.fetchone()
+        else:
+            cursor.execute(RESERVE[vendor], params)
+            row = cursor.fetchone()
+            if prune_before is not None:
+                cursor.execute(PRUNE[vendor], params)
     return None if row is None else _sends(row[0])
 
 

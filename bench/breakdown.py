@@ -1,6 +1,6 @@
 """Where one case's time goes, per request, in the service and in the I/O floor.
 
-    python bench/breakdown.py refresh [--requests 3000]
+    python bench/breakdown.py refresh [--requests 3000] [--seed 1000000] [--top 25]
 
 Makes a database of its own (as `make bench` does), prepares the case's data for each
 side, then calls each side's WSGI application in a process of its own, first plainly
@@ -138,6 +138,20 @@ def worker(side: str, case: str, requests: int, data: Path) -> None:
             continue
         parts[part_of(filename)] = parts.get(part_of(filename), 0.0) + tottime
     total = sum(parts.values())
+    if top := int(os.environ.get("PROFILE_TOP", "0")):
+        stats = pstats.Stats(profile, stream=sys.stderr)
+        print(f"--- {side}: per {requests} requests ---", file=sys.stderr)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
+        if side == "app":  # statements planned anew on every run show custom_plans growing
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT generic_plans, custom_plans, left(regexp_replace(statement, "
+                    "'\\s+', ' ', 'g'), 70) FROM pg_prepared_statements"
+                )
+                for row in cursor.fetchall():
+                    print("prepared: generic {}, custom {}: {}".format(*row), file=sys.stderr)
     print(
         json.dumps(
             {
@@ -154,6 +168,12 @@ def main() -> None:
     parser.add_argument("case", choices=sorted(CASES))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument(
+        "--top", type=int, default=0, help="also print each side's N costliest functions"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed this many users and expired codes first"
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
     )
@@ -165,7 +185,7 @@ def main() -> None:
     import redis
 
     from bench.run import EXISTING as USER
-    from bench.run import Bench
+    from bench.run import Bench, settle
     from tests.servers import manage, shared_database
 
     redis.Redis.from_url(options.redis_url).flushdb()
@@ -177,6 +197,14 @@ def main() -> None:
         options.seconds = 1
         bench = Bench(options, database_url, Path(tmp))
         manage(bench.env, "migrate", "--noinput")
+        if options.seed:
+            manage(
+                bench.env,
+                "seed_load_data",
+                f"--users={options.seed}",
+                f"--expired-codes={options.seed}",
+            )
+            settle(database_url)
         bench.prepare("user", 1, USER)
         for n, side in enumerate(("app", "io")):
             if kind == "access":
@@ -188,7 +216,11 @@ def main() -> None:
             else:
                 data = Path(tmp) / "none"
                 data.write_text("")
-            env = {**bench.env, "PROFILE_SEND_BASE": str(1_000_000 + n * 100_000)}
+            env = {
+                **bench.env,
+                "PROFILE_SEND_BASE": str(1_000_000 + n * 100_000),
+                "PROFILE_TOP": str(options.top),
+            }
             out = subprocess.run(
                 [
                     sys.executable,

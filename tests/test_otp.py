@@ -203,13 +203,19 @@ def test_purge_removes_only_old_dead_challenges(api, settings):
         assert [str(p) for p in remaining] == ["+989350001122"]
 
 
-def test_issuing_a_code_prunes_old_rows(api, settings):
+def test_sending_codes_prunes_old_rows(api, settings):
+    from accounts.otp import PRUNE_EVERY
+
     settings.OTP_RETENTION = 3600
+    settings.OTP_SENDS_PER_IP_PER_HOUR = PRUNE_EVERY + 1
     with time_machine.travel(timezone.now(), tick=False) as clock:
         api.send_code(PHONE)
         clock.shift(dt.timedelta(hours=2))
-        api.send_code("09350001122")
+        # One send in every PRUNE_EVERY of a process deletes dead rows.
+        for n in range(PRUNE_EVERY):
+            api.send_code(f"0935{n:07d}")
         assert OTPChallenge.objects.filter(phone_number=E164).count() == 0
+        assert OTPChallenge.objects.count() == PRUNE_EVERY
 
 
 @pytest.mark.parametrize("length", [4, 8])
