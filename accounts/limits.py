@@ -88,7 +88,8 @@ class DatabaseStore:
             count=F("count") - 1
         )
 
-    def get(self, key: str, window_end: int) -> int:
+    def get(self, key: str, window_end: int, also_set: tuple | None = None) -> int:
+        """The count of (key, window end); `also_set` is for the Redis store."""
         row = RateCounter.objects.filter(key=key, window_end=window_end).values_list("count")
         return (row.first() or (0,))[0]
 
@@ -130,8 +131,16 @@ class RedisStore:
         pipeline.expireat(f"rl:{key}:{window_end}", window_end + 1)  # gone if it was gone
         pipeline.execute()
 
-    def get(self, key: str, window_end: int) -> int:
-        return int(self.client().get(f"rl:{key}:{window_end}") or 0)
+    def get(self, key: str, window_end: int, also_set: tuple | None = None) -> int:
+        """The count of (key, window end); `also_set`, a (key, value, seconds) SET, goes
+        in the same round trip."""
+        if also_set is None:
+            return int(self.client().get(f"rl:{key}:{window_end}") or 0)
+        other_key, value, seconds = also_set
+        pipeline = self.client().pipeline(transaction=False)
+        pipeline.get(f"rl:{key}:{window_end}")
+        pipeline.set(other_key, value, ex=seconds)
+        return int(pipeline.execute()[0] or 0)
 
 
 def _store() -> DatabaseStore | RedisStore:
@@ -189,11 +198,15 @@ def hit(limit: Limit, subject: str, *, read: str | None = None) -> bytes | None:
     return value
 
 
-def check(limit: Limit, subject: str) -> None:
-    """Raise `RateLimited` if the limit is already used up, without counting."""
+def check(limit: Limit, subject: str, *, also_set: tuple[str, bytes, int] | None = None) -> None:
+    """Raise `RateLimited` if the limit is already used up, without counting.
+
+    With the Redis store, the Redis SET `also_set` (key, value, seconds) is made in the
+    same round trip (the database store has no Redis, and no status cache to mark).
+    """
     now = time.time()
     window_end = _window_end(limit, now)
-    if _store().get(_key(limit, subject), window_end) >= limit.allowed:
+    if _store().get(_key(limit, subject), window_end, also_set) >= limit.allowed:
         raise RateLimited(window_end - now, reason=f"{limit.scope} limit", limit=limit.scope)
 
 

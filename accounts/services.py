@@ -235,8 +235,13 @@ def login(
     try:
         phone = normalize_phone(phone_number)
         secret = _require_secret(password)
-        with _counting_login_failures(client_ip):
-            return _login(phone, secret, Client(client_ip, user_agent))
+        # A code may create the account: its status is marked as changing in the round
+        # trip that checks the failure budget, before the statement that may create it.
+        code_like = otp.looks_like_code(to_ascii_digits(secret))
+        marker = status_cache.marker(phone.as_e164) if code_like else None
+        with _counting_login_failures(client_ip, also_set=marker):
+            marked_at = time.monotonic() if marker else None
+            return _login(phone, secret, Client(client_ip, user_agent), marked_at)
     except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
         _announce_login_failure(phone_number, password, error)
         raise
@@ -265,14 +270,14 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
     return user
 
 
-def _login(phone: PhoneNumber, password: str, client: Client) -> TokenPair:
+def _login(phone: PhoneNumber, password: str, client: Client, marked_at: float | None) -> TokenPair:
     code = to_ascii_digits(password)
     if otp.looks_like_code(code):
         login = otp.log_in(phone, code, user_agent=client.user_agent, client_ip=client.ip)
         if login.outcome is otp.Outcome.ACCEPTED:
             if login.session is None:
                 raise InvalidCredentials(reason="inactive account")
-            return _code_login(phone, login)
+            return _code_login(phone, login, marked_at)
         if login.outcome is otp.Outcome.REJECTED:
             raise InvalidCredentials(reason="wrong one-time password")
         # No live code: the digits may still be a fixed password.
@@ -288,9 +293,13 @@ def _login(phone: PhoneNumber, password: str, client: Client) -> TokenPair:
     return pair
 
 
-def _code_login(phone: PhoneNumber, login: otp.Login) -> TokenPair:
-    if login.created:
-        status_cache.forget(phone.as_e164)  # written in SQL: no model signal marks it
+def _code_login(phone: PhoneNumber, login: otp.Login, marked_at: float | None) -> TokenPair:
+    # Written in SQL, so no model signal marks the new account: `login` marked it before
+    # the statement, and it is marked again if that mark may have lapsed since.
+    if login.created and (
+        marked_at is None or time.monotonic() - marked_at > status_cache.MARK_SECONDS / 2
+    ):
+        status_cache.forget(phone.as_e164)
     if otp.test_code(phone) is not None:
         logger.warning("Test number login for %s", mask_phone(phone))
     logger.info("SMS login for %s (created=%s)", mask_phone(phone), login.created)
@@ -502,10 +511,10 @@ def _require_secret(value: object) -> str:
 
 
 @contextmanager
-def _counting_login_failures(client_ip: str) -> Iterator[None]:
+def _counting_login_failures(client_ip: str, also_set: tuple | None = None) -> Iterator[None]:
     """Refuse a client IP over LOGIN_FAILURES_PER_IP_PER_HOUR; count the failures of
-    the block."""
-    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
+    the block. `also_set` goes to Redis with the check (see `limits.check`)."""
+    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip, also_set=also_set)
     try:
         yield
     except InvalidCredentials:

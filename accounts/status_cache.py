@@ -3,7 +3,9 @@
 The entry is read in the same pipelined round trip as the per-IP counter, so a cached
 status costs one trip to Redis and none to the database. Every change to an account
 (sign-up, setPassword, deactivation, deletion, any admin edit) replaces its entry with a
-marker for `MARK_SECONDS`, when it is made and again when it commits; readers cache
+marker for `MARK_SECONDS`, when it is made and again when it commits (a code login,
+which may create the account, sets the `marker` before its statement instead, in the
+round trip that checks the client's failure budget); readers cache
 what they read from the database only with SET NX, so a read that began before the
 change cannot put the old status back while the marker stands. Whatever is still missed
 (a change made while Redis was unreachable) lasts at most `STATUS_CACHE_SECONDS`. Keys
@@ -63,6 +65,14 @@ def remember(redis_key: str | None, value: bytes) -> None:
         RedisStore.client().set(redis_key, value, ex=settings.STATUS_CACHE_SECONDS, nx=True)
     except OUTAGES as error:  # the answer stands; only the next look-up misses the cache
         logger.warning("Status cache not written: %s", type(error).__name__)
+
+
+def marker(e164: str) -> tuple[str, bytes, int] | None:
+    """The Redis SET (key, value, seconds) that marks a number as changing, for a round
+    trip made anyway (see `limits.check`); None when the cache is off. A change that
+    commits more than `MARK_SECONDS / 2` after it was set is marked again with `forget`."""
+    redis_key = key(e164)
+    return None if redis_key is None else (redis_key, CHANGED, MARK_SECONDS)
 
 
 def forget(*numbers: str) -> None:
