@@ -16,7 +16,9 @@ queries keep Django's client-side binding.
 
 import time
 
+import psycopg
 from django.db.backends.postgresql import base
+from django.utils.asyncio import async_unsafe
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -29,6 +31,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
             options.setdefault("prepare_threshold", 5)  # psycopg's default; Django's is off
         super().__init__(settings_dict, *args, **kwargs)
         self._last_used = float("-inf")
+
+    @async_unsafe
+    def server_binding_cursor(self) -> psycopg.Cursor:
+        """A plain psycopg cursor of this connection, which binds parameters on the
+        server. The connection is checked, opened and guarded as `cursor()` does it, but
+        the cursor comes without Django's wrapper, whose bookkeeping the hot paths'
+        single statements do not need (run it under `wrap_database_errors`)."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        self.validate_thread_sharing()
+        return psycopg.Cursor(self.connection)
 
     def close_if_health_check_failed(self):
         now = time.monotonic()
