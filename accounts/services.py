@@ -295,9 +295,12 @@ def _login(phone: PhoneNumber, password: str, client: Client, marked_at: float |
 
 def _code_login(phone: PhoneNumber, login: otp.Login, marked_at: float | None) -> TokenPair:
     # Written in SQL, so no model signal marks the new account: `login` marked it before
-    # the statement, and it is marked again if that mark may have lapsed since.
+    # the statement, and it is marked again (now and on commit) if that mark may lapse
+    # before the account is committed: it was not made, is old, or a commit is to come.
     if login.created and (
-        marked_at is None or time.monotonic() - marked_at > status_cache.MARK_SECONDS / 2
+        marked_at is None
+        or time.monotonic() - marked_at > status_cache.MARK_SECONDS / 2
+        or transaction.get_connection().in_atomic_block
     ):
         status_cache.forget(phone.as_e164)
     if otp.test_code(phone) is not None:
