@@ -66,7 +66,8 @@ class BodySizeLimitMiddleware:
 class ApiMiddleware:
     """Everything an API request goes through after CORS and metrics, in one layer:
     its request id, the language from `Accept-Language`, Django's SecurityMiddleware
-    (redirect and headers), the body-size limit and the ALLOWED_HOSTS check.
+    (redirect and headers), the body-size limit, the ALLOWED_HOSTS check and the
+    `Content-Length` of the answer.
 
     The same steps as the full stack's middleware, in the same order, without a Django
     middleware layer per step (each costs a few microseconds on every request). The
@@ -97,6 +98,9 @@ class ApiMiddleware:
         finally:
             request_id.end(token)
         response.headers["X-Request-ID"] = request.id
+        if not response.streaming and "Content-Length" not in response.headers:
+            # As CommonMiddleware does: without it, gunicorn sends the body chunked.
+            response.headers["Content-Length"] = str(len(response.content))
         return response
 
     def _checked(self, request):

@@ -71,13 +71,14 @@ MIDDLEWARE = [
 
 # What API requests go through (see project/wsgi.py): no sessions, messages, auth, CSRF
 # or static-file lookups, which only the admin and static files use, and lighter stand-ins
-# for LocaleMiddleware (Accept-Language only) and CommonMiddleware (ALLOWED_HOSTS only).
+# for LocaleMiddleware (Accept-Language only) and CommonMiddleware (ALLOWED_HOSTS and
+# Content-Length only).
 # Middleware that has nothing to do (CORS with no allowed origin, metrics when off)
 # leaves the chain at start-up.
 API_MIDDLEWARE = [
     "project.middleware.CorsMiddleware",
     "accounts.metrics.RequestMetricsMiddleware",
-    # Request id, language, security, body size and host checks, in one layer.
+    # Request id, language, security, body size, host check and Content-Length, in one layer.
     "project.middleware.ApiMiddleware",
 ]
 API_PATHS = ["/graphql", "/livez", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"]

@@ -4,6 +4,7 @@ the rules hold across processes exactly as within one."""
 from __future__ import annotations
 
 import os
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
@@ -152,6 +153,19 @@ def test_health_and_request_ids(cluster):
     assert (status, body) == (200, {"status": "ok"})
     assert len(headers["X-Request-ID"]) == 32
     assert a.get("/readyz")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/livez", "/accounts/api/status/09112223344/"])
+def test_api_answers_are_sized_not_chunked(cluster, path):
+    a, _, _, _ = cluster
+    try:
+        response = urllib.request.urlopen(a.url + path, timeout=30)
+    except urllib.error.HTTPError as error:  # the status of a number with no account: 404
+        response = error
+    with response:
+        body = response.read()
+    assert response.headers["Content-Length"] == str(len(body))
+    assert "Transfer-Encoding" not in response.headers
 
 
 def test_counters_live_in_the_shared_store(cluster):
