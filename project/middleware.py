@@ -5,6 +5,8 @@ from corsheaders.middleware import CorsMiddleware as BaseCorsMiddleware
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed, RequestDataTooBig, TooManyFieldsSent
 from django.core.handlers.exception import response_for_exception
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.middleware.security import SecurityMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -107,11 +109,42 @@ class ApiMiddleware:
         refusal = body_size_refusal(request)
         if refusal is not None:
             return refusal
-        request.get_host()  # DisallowedHost outside ALLOWED_HOSTS: a JSON 400
+        check_host(request)  # DisallowedHost outside ALLOWED_HOSTS: a JSON 400
         return self.get_response(request)
 
     def process_exception(self, request, exception):
         return body_error_response(request, exception)
+
+
+# The host headers of requests that passed the ALLOWED_HOSTS check, so that each
+# distinct value is checked once (patterns like `.example.com` allow endless names: the
+# set stops growing at its cap). Emptied when a setting the check reads changes.
+_allowed_hosts: set[tuple] = set()
+_ALLOWED_HOSTS_CAP = 1024
+
+
+def check_host(request) -> None:
+    """`request.get_host()`'s check (DisallowedHost outside ALLOWED_HOSTS), once per
+    distinct set of the headers it reads."""
+    meta = request.META
+    seen = (
+        meta.get("HTTP_X_FORWARDED_HOST"),
+        meta.get("HTTP_HOST"),
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+        meta.get("HTTP_X_FORWARDED_PORT"),
+    )
+    if seen in _allowed_hosts:
+        return
+    request.get_host()
+    if len(_allowed_hosts) < _ALLOWED_HOSTS_CAP:
+        _allowed_hosts.add(seen)
+
+
+@receiver(setting_changed)
+def _forget_allowed_hosts(setting, **kwargs) -> None:
+    if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"):
+        _allowed_hosts.clear()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -219,6 +219,16 @@ def test_api_requests_skip_the_admins_middleware(in_process_wsgi):
     assert "csrftoken" in headers.get("Set-Cookie", "")
 
 
+def test_the_api_checks_the_host_against_the_allowed_hosts_of_the_moment(in_process_wsgi, settings):
+    status, _, body = call_wsgi(in_process_wsgi, "/livez", HTTP_HOST="evil.example")
+    assert status.startswith("400") and json.loads(body)["code"] == "BAD_REQUEST"
+    assert call_wsgi(in_process_wsgi, "/livez", HTTP_HOST="localhost")[0].startswith("200")
+    # A host that passed before is checked again once the setting changes.
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    assert call_wsgi(in_process_wsgi, "/livez", HTTP_HOST="localhost")[0].startswith("400")
+    assert call_wsgi(in_process_wsgi, "/livez", HTTP_HOST="api.example.com")[0].startswith("200")
+
+
 @pytest.mark.parametrize(
     ("accept_language", "language", "detail"),
     [
