@@ -490,6 +490,10 @@ def render(options, chosen: list[Case], scaled: list[Case], started, sessions: s
         "`bench/floor.py`, a bare Django app answering the same URLs with constant JSON; "
         "app/io-floor against `bench/io_floor.py`, which does only each case's unavoidable "
         "round trips with raw drivers.",
+        "- Targets: the service is held to the app/io-floor ones, and to app/floor for "
+        "`/livez`. The other app/floor targets are kept for comparison: where the I/O "
+        "floor's own rate is below a target's share of the floor's, no service can meet that "
+        "target on this machine.",
         "",
         table(chosen),
     ]
