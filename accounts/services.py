@@ -235,13 +235,14 @@ def login(
     try:
         phone = normalize_phone(phone_number)
         secret = _require_secret(password)
+        digits = to_ascii_digits(secret)
+        code = digits if otp.looks_like_code(digits) else None
         # A code may create the account: its status is marked as changing in the round
         # trip that checks the failure budget, before the statement that may create it.
-        code_like = otp.looks_like_code(to_ascii_digits(secret))
-        marker = status_cache.marker(phone.as_e164) if code_like else None
+        marker = status_cache.marker(phone.as_e164) if code else None
         with _counting_login_failures(client_ip, also_set=marker):
             marked_at = time.monotonic() if marker else None
-            return _login(phone, secret, Client(client_ip, user_agent), marked_at)
+            return _login(phone, secret, code, Client(client_ip, user_agent), marked_at)
     except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
         _announce_login_failure(phone_number, password, error)
         raise
@@ -270,9 +271,12 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
     return user
 
 
-def _login(phone: PhoneNumber, password: str, client: Client, marked_at: float | None) -> TokenPair:
-    code = to_ascii_digits(password)
-    if otp.looks_like_code(code):
+def _login(
+    phone: PhoneNumber, password: str, code: str | None, client: Client, marked_at: float | None
+) -> TokenPair:
+    """Log in with `code` (the password's digits, when they look like a one-time code)
+    or else with `password` as a fixed password."""
+    if code is not None:
         login = otp.log_in(phone, code, user_agent=client.user_agent, client_ip=client.ip)
         if login.outcome is otp.Outcome.ACCEPTED:
             if login.session is None:
