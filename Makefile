@@ -37,9 +37,10 @@ bench: $(BIN)/.installed  ## Benchmark every endpoint against the constant and t
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py --write bench/RESULTS.md
 
-lint: $(BIN)/.installed  ## Check formatting and lint
+lint: $(BIN)/.installed  ## Check formatting, lint and types
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 schema: $(BIN)/.installed  ## Refresh schema.graphql, the SDL that frontends generate code from
 	DEBUG=1 $(BIN)/python manage.py graphql_schema --schema schema.schema --out schema.graphql

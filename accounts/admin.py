@@ -54,22 +54,18 @@ class PhoneSearchMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
+DATES = ("last_login", "date_joined")
+
+
 @admin.register(User)
 class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    list_display = (
-        "phone_number",
-        "has_password",
-        "is_active",
-        "is_staff",
-        "last_login",
-        "date_joined",
-    )
+    list_display = ("phone_number", "has_password", "is_active", "is_staff", *DATES)
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("phone_number",)
     ordering = ("-date_joined",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = DATES
     fieldsets = (
         (None, {"fields": ("phone_number", "password")}),
         (

@@ -3,14 +3,14 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
-from . import services
+from .client_input import client_ip
 from .errors import AccountsError, InvalidCredentials, InvalidPhoneNumber
-from .limits import client_ip
+from .flows.login import staff_login
 
 
 class PhoneNumberBackend(ModelBackend):
     """Django's `authenticate()` (the admin's login): staff log in with any written form
-    of their number and their password, through `services.staff_login`, so this door
+    of their number and their password, through `flows.login.staff_login`, so this door
     shares the API's per-account lockout and per-IP failure budget.
 
     A refusal that is not a wrong password (a lock, an outage) stops authentication and
@@ -19,7 +19,7 @@ class PhoneNumberBackend(ModelBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         try:
-            return services.staff_login(
+            return staff_login(
                 phone_number=username,
                 password=password,
                 client_ip=client_ip(request) if request is not None else "-",

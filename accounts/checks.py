@@ -72,12 +72,12 @@ SMS_SEGMENT_BYTES = 140
 
 @register(Tags.security, deploy=False)
 def check_test_numbers(app_configs, **kwargs):
-    from .otp import test_numbers
+    from .otp import fixed_codes
 
     errors = []
     for entry in settings.OTP_TEST_NUMBERS:
         number, _, code = entry.rpartition(":")
-        valid = test_numbers().get(_e164(number)) == code
+        valid = fixed_codes().get(_e164(number)) == code
         if not valid:
             errors.append(
                 Error(
@@ -87,7 +87,7 @@ def check_test_numbers(app_configs, **kwargs):
                 )
             )
     if settings.OTP_TEST_NUMBERS and not settings.DEBUG:
-        numbers = ", ".join(sorted(test_numbers()))
+        numbers = ", ".join(sorted(fixed_codes()))
         errors.append(
             Warning(
                 f"OTP_TEST_NUMBERS is set with DEBUG off: {numbers} log in with a fixed code "

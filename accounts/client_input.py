@@ -1,4 +1,5 @@
-"""Text from clients, checked once, where each door reads it.
+"""What clients send, read once, where each door reads it: text, bodies, forms, and
+the client's address and User-Agent.
 
 JSON's `\\u` escapes can carry lone surrogates, which no UTF-8 encoder accepts, and JSON
 nested thousands deep exhausts the parser's stack. Both doors read bodies, variables and
@@ -8,8 +9,10 @@ the database. (NUL is valid UTF-8: each field's own rules refuse it.)
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
@@ -58,13 +61,18 @@ def read_form(request: HttpRequest) -> QueryDict:
         ) from None
 
 
+def decode(body: bytes) -> str:
+    """A body as text; `InvalidInput` when it is not UTF-8."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(_("The body is not valid UTF-8."), reason="not UTF-8") from None
+
+
 def loads(body: bytes | str) -> object:
     """Decode a JSON body from a client; raise `InvalidInput` saying what is wrong."""
     if isinstance(body, bytes):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput(_("The body is not valid UTF-8."), reason="not UTF-8") from None
+        body = decode(body)
     try:
         data = json.loads(body)
     except RecursionError:
@@ -80,3 +88,21 @@ def loads(body: bytes | str) -> object:
 def user_agent(request: HttpRequest) -> str:
     """The User-Agent header, as a session records it."""
     return request.META.get("HTTP_USER_AGENT", "")
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: `REMOTE_ADDR`, or, behind `TRUSTED_PROXY_COUNT` proxies,
+    the address the outermost trusted proxy saw (X-Forwarded-For, counted from the right).
+    """
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if trusted <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if len(hops) < trusted:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-trusted]))
+    except ValueError:
+        return remote

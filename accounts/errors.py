@@ -1,47 +1,49 @@
-"""The one family of domain errors.
+"""The error catalogue: every code a client can see, from either door, in one place.
 
-Each error has a stable machine code clients can switch on, an HTTP status for the
-REST door, and a message for people in the request's language (English or Persian).
-Neither door defines errors of its own: the GraphQL view and the REST views each map
-this family in one place.
+Each code has a stable name clients switch on (GraphQL's `extensions.code`, REST's
+`code`, or its REST alias where older clients expect another), an HTTP status, and a
+message for people in the request's language (English or Persian). Use cases raise the
+domain errors; the doors raise or render the door errors; both render every one of them
+through `project.errors`, so no door defines a code or a message of its own.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
 class AccountsError(Exception):
-    code: str = "ERROR"
-    status: int = 400
-    message: str = _("The request could not be completed.")
+    """An error a client may see. Subclasses set `code`, `status` and `message` (and
+    `rest_code` where the REST door's clients expect another name)."""
 
-    def __init__(self, message: str | None = None, *, reason: str = "", **extra: Any) -> None:
-        self.message = message or self.message
+    code: ClassVar[str] = "ERROR"
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str | Promise] = _("The request could not be completed.")
+    rest_code: ClassVar[str | None] = None
+
+    def __init__(
+        self, message: str | Promise | None = None, *, reason: str = "", **extra: Any
+    ) -> None:
+        self.message = message or self.default_message
         # Why, for the log only: clients see the same answer whatever the reason.
         self.reason = reason
         self.extra = extra
         super().__init__(self.message)
 
-
-class InvalidPhoneNumber(AccountsError):
-    code = "INVALID_PHONE_NUMBER"
-    message = _("Enter a valid mobile number.")
-
-
-class InvalidCredentials(AccountsError):
-    code = "INVALID_CREDENTIALS"
-    status = 401
-    message = _("The phone number or password is incorrect, or the code has expired.")
+    @classmethod
+    def rest(cls) -> str:
+        """The code as the REST door says it."""
+        return cls.rest_code or cls.code
 
 
 class RateLimited(AccountsError):
     code = "RATE_LIMITED"
     status = 429
-    message = _("Too many requests. Try again later.")
+    default_message = _("Too many requests. Try again later.")
 
     def __init__(
         self, retry_after: float, message: str | None = None, *, reason: str = "", limit: str = ""
@@ -52,21 +54,11 @@ class RateLimited(AccountsError):
         super().__init__(message, reason=reason, retry_after=self.retry_after)
 
 
-class InvalidToken(AccountsError):
-    code = "INVALID_TOKEN"
-    status = 401
-    message = _("The token is invalid or has expired.")
-
-
-class Unauthenticated(AccountsError):
-    code = "UNAUTHENTICATED"
-    status = 401
-    message = _("Authentication credentials were not provided.")
-
-
 class InvalidPassword(AccountsError):
+    """The new password fails a rule; `messages` says which, in the request's language."""
+
     code = "INVALID_PASSWORD"
-    message = _("The password does not meet the requirements.")
+    default_message = _("The password does not meet the requirements.")
 
     def __init__(
         self, messages: list[str], message: str | None = None, *, reason: str = ""
@@ -75,22 +67,67 @@ class InvalidPassword(AccountsError):
         super().__init__(message or " ".join(self.messages), reason=reason, messages=self.messages)
 
 
-class SMSDeliveryFailed(AccountsError):
-    code = "SMS_DELIVERY_FAILED"
-    status = 503
-    message = _("The code could not be sent. Try again shortly.")
+# Every other kind: name, code, HTTP status, message, and its REST alias. The first
+# group is raised by the use cases, the second by the doors, the third by GraphQL alone
+# (the document, its variables, the caps on a document: graphql-core's own message).
+_KINDS = (
+    ("InvalidPhoneNumber", "INVALID_PHONE_NUMBER", 400, _("Enter a valid mobile number.")),
+    (
+        "InvalidCredentials",
+        "INVALID_CREDENTIALS",
+        401,
+        _("The phone number or password is incorrect, or the code has expired."),
+    ),
+    # simplejwt's code for every token error on REST: older clients switch on it.
+    (
+        "InvalidToken",
+        "INVALID_TOKEN",
+        401,
+        _("The token is invalid or has expired."),
+        "token_not_valid",
+    ),
+    ("Unauthenticated", "UNAUTHENTICATED", 401, _("Authentication credentials were not provided.")),
+    (
+        "SMSDeliveryFailed",
+        "SMS_DELIVERY_FAILED",
+        503,
+        _("The code could not be sent. Try again shortly."),
+    ),
+    ("InvalidInput", "INVALID_INPUT", 400, _("The request body is invalid.")),
+    (
+        "ServiceUnavailable",
+        "SERVICE_UNAVAILABLE",
+        503,
+        _("The service is temporarily unavailable. Try again shortly."),
+    ),
+    ("BadRequest", "BAD_REQUEST", 400, _("Bad request.")),
+    ("PermissionDenied", "PERMISSION_DENIED", 403, _("Permission denied.")),
+    ("NotFound", "NOT_FOUND", 404, _("Not found.")),
+    ("MethodNotAllowed", "METHOD_NOT_ALLOWED", 405, _("Method not allowed.")),
+    ("RequestTooLarge", "REQUEST_TOO_LARGE", 413, _("The request body is too large.")),
+    ("InternalError", "INTERNAL_ERROR", 500, _("Internal server error.")),
+    ("GraphQLValidationFailed", "GRAPHQL_VALIDATION_FAILED", 400, ""),
+    ("BadUserInput", "BAD_USER_INPUT", 400, ""),
+    ("QueryTooComplex", "QUERY_TOO_COMPLEX", 400, ""),
+)
 
 
-class InvalidInput(AccountsError):
-    """A field is missing or has the wrong type (REST bodies)."""
+def _kind(name: str, code: str, status: int, message: str | Promise, rest_code: str = ""):
+    attributes = {"code": code, "status": status, "default_message": message}
+    attributes.update(rest_code=rest_code or None, __module__=__name__)
+    return type(name, (AccountsError,), attributes)
 
-    code = "INVALID_INPUT"
-    message = _("The request body is invalid.")
+
+InvalidPhoneNumber, InvalidCredentials, InvalidToken, Unauthenticated = (
+    _kind(*kind) for kind in _KINDS[:4]
+)
+SMSDeliveryFailed, InvalidInput, ServiceUnavailable = (_kind(*kind) for kind in _KINDS[4:7])
+BadRequest, PermissionDenied, NotFound, MethodNotAllowed, RequestTooLarge, InternalError = (
+    _kind(*kind) for kind in _KINDS[7:13]
+)
+GraphQLValidationFailed, BadUserInput, QueryTooComplex = (_kind(*kind) for kind in _KINDS[13:])
 
 
-class ServiceUnavailable(AccountsError):
-    """The database or the cache did not answer in time."""
-
-    code = "SERVICE_UNAVAILABLE"
-    status = 503
-    message = _("The service is temporarily unavailable. Try again shortly.")
+def catalogue() -> dict[str, type[AccountsError]]:
+    """Every error kind by its code."""
+    return {kind.code: kind for kind in AccountsError.__subclasses__()}

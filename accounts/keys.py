@@ -18,6 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -37,7 +38,11 @@ _THUMBPRINT_MEMBERS = {
     "OKP": ("crv", "kty", "x"),
     "RSA": ("e", "kty", "n"),
 }
-_JWK_OF = {"ES256": ECAlgorithm.to_jwk, "EdDSA": OKPAlgorithm.to_jwk, "RS256": RSAAlgorithm.to_jwk}
+_JWK_OF: dict[str, Any] = {
+    "ES256": ECAlgorithm.to_jwk,
+    "EdDSA": OKPAlgorithm.to_jwk,
+    "RS256": RSAAlgorithm.to_jwk,
+}
 
 
 class KeyFileError(ValueError):
@@ -47,8 +52,8 @@ class KeyFileError(ValueError):
 @dataclass(frozen=True)
 class Key:
     kid: str
-    signing_key: object  # what PyJWT signs with: a private key, or the HS256 secret
-    verifying_key: object  # what PyJWT verifies with: its public half, or the secret
+    signing_key: Any  # what PyJWT signs with: a private key, or the HS256 secret
+    verifying_key: Any  # what PyJWT verifies with: its public half, or the secret
     public_jwk: dict | None  # None for the HS256 secret, which is never published
 
 
@@ -122,7 +127,7 @@ def parse_pem_keys(data: bytes) -> list:
     return keys
 
 
-def asymmetric_key(private_key, algorithm: str) -> Key:
+def asymmetric_key(private_key: Any, algorithm: str) -> Key:
     fits = algorithm_of(private_key)
     if fits != algorithm:
         raise KeyFileError(f"JWT_ALGORITHM is {algorithm}, but the file holds a key for {fits}.")
@@ -164,7 +169,7 @@ def key_set() -> KeySet:
     algorithm = settings.JWT_ALGORITHM
     if algorithm not in ALGORITHMS:
         raise KeyFileError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}.")
-    path, stamp = "", ()
+    path, stamp = "", (0, 0, 0)
     if algorithm != SYMMETRIC:
         path = settings.JWT_PRIVATE_KEYS_FILE
         if not path:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -26,7 +27,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(phone_number, password, **extra_fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """A person, known by one mobile number in E.164 form."""
 
     phone_number = PhoneNumberField(unique=True, help_text="E.164, e.g. +989112223344")
@@ -37,10 +38,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     failed_logins = models.PositiveIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "phone_number"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = "user"
@@ -48,10 +49,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return str(self.phone_number)
-
-    @property
-    def has_password(self) -> bool:
-        return self.has_usable_password()
 
 
 class OTPChallenge(models.Model):
@@ -135,9 +132,10 @@ class Session(models.Model):
 class RefreshToken(AbstractRefreshToken):
     """A refresh token from before sessions, stored only as its SHA-256.
 
-    Kept so that tokens issued by earlier versions still work: the first refresh with
-    one opens a `Session` in its place (see `accounts.sessions.upgrade_legacy`). No new
-    row is written; `purge_otps` deletes them as they expire.
+    Kept so that tokens issued by earlier versions still work until they expire: the
+    first refresh with one opens a `Session` in its place (see
+    `accounts.sessions.upgrade_legacy`). No new row is written; `purge_expired` deletes
+    them as they expire. This model and its path go in 2.0.
     """
 
     # The library's own (plain-text) model is installed with its app and keeps the
@@ -173,7 +171,7 @@ class RefreshToken(AbstractRefreshToken):
         return f"refresh token #{self.pk} of {self.user_id}"
 
     def save(self, *args, **kwargs) -> None:
-        if not self.token:
+        if not self.token:  # type: ignore[has-type]
             raw = getattr(self, "_cached_token", None) or self.generate_token()
             self._cached_token = raw
             self.token = hash_refresh_token(raw)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from project.errors import json_response
+
 
 def _error(description: str) -> dict:
     return {
@@ -186,4 +188,4 @@ DOCUMENT = {
 
 @require_GET
 def schema(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(DOCUMENT, json_dumps_params={"ensure_ascii": False})
+    return json_response(DOCUMENT)

@@ -20,18 +20,20 @@ from django.utils.translation import gettext as _
 from graphql_jwt.settings import jwt_settings
 from phonenumber_field.phonenumber import PhoneNumber
 
-from . import otp_sql, user_sql
-from .errors import RateLimited
+from .errors import InvalidPhoneNumber, RateLimited
 from .models import OTPChallenge, User
-from .session_sql import LiveSession
+from .phone import normalize_phone
 from .sessions import clean_client_ip, clean_user_agent
+from .sql import otp as otp_sql
+from .sql import user as user_sql
+from .sql.session import LiveSession
 
 _HMAC_SALT = "accounts.otp.code"
 HOUR = 3600
 # Every PRUNE_EVERY-th send of a process also deletes up to 64 dead rows (`otp_sql.PRUNE`):
 # two a send on average, more than the one row a send can add, so the table shrinks while
 # codes are sent. In batches, because deleting 64 rows in one statement costs little more
-# than deleting two. `purge_otps` removes the rest.
+# than deleting two. `purge_expired` removes the rest.
 PRUNE_EVERY = 32
 _sends = itertools.count()
 
@@ -99,17 +101,14 @@ def message_for(code: str) -> str:
     )
 
 
-def test_numbers() -> dict[str, str]:
+def fixed_codes() -> dict[str, str]:
     """`OTP_TEST_NUMBERS` as {E.164 number: fixed code}; entries that do not parse are
     left out here and reported by the system checks."""
-    return _parse_test_numbers(tuple(settings.OTP_TEST_NUMBERS), settings.OTP_LENGTH)
+    return _parse_fixed_codes(tuple(settings.OTP_TEST_NUMBERS), settings.OTP_LENGTH)
 
 
 @functools.lru_cache(maxsize=4)
-def _parse_test_numbers(entries: tuple[str, ...], length: int) -> dict[str, str]:
-    from .errors import InvalidPhoneNumber
-    from .phone import normalize_phone
-
+def _parse_fixed_codes(entries: tuple[str, ...], length: int) -> dict[str, str]:
     parsed = {}
     for entry in entries:
         number, _, code = entry.rpartition(":")
@@ -122,9 +121,9 @@ def _parse_test_numbers(entries: tuple[str, ...], length: int) -> dict[str, str]
     return parsed
 
 
-def test_code(phone_number: PhoneNumber) -> str | None:
-    """The fixed code of a test number; None for every other number."""
-    return test_numbers().get(phone_number.as_e164)
+def fixed_code(phone_number: PhoneNumber) -> str | None:
+    """The fixed code of a test number (`OTP_TEST_NUMBERS`); None for every other."""
+    return fixed_codes().get(phone_number.as_e164)
 
 
 def hash_code(phone_number: PhoneNumber, code: str) -> str:

@@ -29,11 +29,12 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
 
-from . import events, session_sql
+from . import events
 from .client_input import is_encodable
 from .keys import b64url
 from .models import RefreshToken, Session, User, hash_refresh_token
-from .session_sql import LiveSession
+from .sql import session as session_sql
+from .sql.session import LiveSession
 
 _MAC_SALT = "accounts.sessions.refresh"
 _TOKEN = re.compile(r"([0-9a-f]{32})\.([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{43})")
@@ -182,9 +183,9 @@ def upgrade_legacy(raw: str) -> Rotation:
             return Rotation(LiveSession.of(session), token)
     grace = timedelta(seconds=settings.JWT_REFRESH_TOKEN_REUSE_GRACE)
     if legacy.revoked_reason == RefreshToken.Reason.UPGRADED and now - legacy.revoked <= grace:
-        session = Session.objects.select_related("user").filter(pk=session_id).first()
-        if session is not None and session.revoked_at is None and session.generation == 1:
-            return Rotation(LiveSession.of(session), refresh_token(session_id, 1), retried=True)
+        upgraded = Session.objects.select_related("user").filter(pk=session_id).first()
+        if upgraded is not None and upgraded.revoked_at is None and upgraded.generation == 1:
+            return Rotation(LiveSession.of(upgraded), refresh_token(session_id, 1), retried=True)
     return Rotation(None, error=f"refresh token from before sessions, {legacy.revoked_reason}")
 
 
@@ -194,8 +195,8 @@ def end_sessions(sessions, reason: str) -> int:
     live = list(sessions.filter(revoked_at__isnull=True).values_list("pk", "user_id"))
     if not live:
         return 0
-    ended = Session.objects.filter(pk__in=[pk for pk, _ in live], revoked_at__isnull=True)
-    ended = ended.update(revoked_at=timezone.now(), revoked_reason=reason)
+    still_live = Session.objects.filter(pk__in=[pk for pk, _ in live], revoked_at__isnull=True)
+    ended = still_live.update(revoked_at=timezone.now(), revoked_reason=reason)
     for session_id, user_id in live:
         events.announce(
             events.session_revoked, user_id=user_id, session_id=str(session_id), reason=reason

@@ -1,12 +1,12 @@
 """A short-lived cache of each number's status in Redis, for `userStatus`.
 
-The entry is read in the same pipelined round trip as the per-IP counter, so a cached
-status costs one trip to Redis and none to the database. Every change to an account
-(sign-up, setPassword, deactivation, deletion, any admin edit) replaces its entry with a
-marker for `MARK_SECONDS`, when it is made and again when it commits (a code login,
-which may create the account, sets the `marker` before its statement instead, in the
-round trip that checks the client's failure budget); readers cache
-what they read from the database only with SET NX, so a read that began before the
+The entry is read in the same round trip (`redis_client.RoundTrip`) as the per-IP
+counter, so a cached status costs one trip to Redis and none to the database. Every
+change to an account (sign-up, setPassword, deactivation, deletion, any admin edit)
+replaces its entry with a marker for `MARK_SECONDS`, when it is made and again when it
+commits; a code login, which may create the account, is `mark_changing` before its
+statement instead, in the round trip that checks the client's failure budget. Readers
+cache what they read from the database only with SET NX, so a read that began before the
 change cannot put the old status back while the marker stands. Whatever is still missed
 (a change made while Redis was unreachable) lasts at most `STATUS_CACHE_SECONDS`. Keys
 are keyed hashes of the number, so Redis holds no list of numbers.
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import is_password_usable
@@ -24,10 +26,12 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils.encoding import force_bytes
 
 from .infrastructure import OUTAGES
+from .redis_client import Reply, RoundTrip, client
 
 logger = logging.getLogger("accounts")
 
 MISSING, CODE_ONLY, PASSWORD = b"0", b"1", b"2"
+ENTRIES = (MISSING, CODE_ONLY, PASSWORD)
 CHANGED = b"-"  # the marker: changed a moment ago, ask the database
 # Far longer than a look-up takes between its database read and its SET NX.
 MARK_SECONDS = 5
@@ -54,28 +58,64 @@ def entry(password: str | None) -> bytes:
     return PASSWORD if is_password_usable(password) else CODE_ONLY
 
 
-def remember(redis_key: str | None, value: bytes) -> None:
-    """Cache a status just read from the database under its `key`, unless a newer
-    entry is there."""
-    if redis_key is None:
-        return
-    from .limits import RedisStore
+@dataclass(frozen=True)
+class Lookup:
+    """A number's cached entry, asked for in a round trip (None until it is sent, or
+    when the cache is off)."""
 
-    try:
-        RedisStore.client().set(redis_key, value, ex=settings.STATUS_CACHE_SECONDS, nx=True)
-    except OUTAGES as error:  # the answer stands; only the next look-up misses the cache
-        logger.warning("Status cache not written: %s", type(error).__name__)
+    redis_key: str | None
+    reply: Reply
+
+    @property
+    def value(self) -> bytes | None:
+        return self.reply.value
+
+    def remember(self, value: bytes) -> None:
+        """Cache a status just read from the database, unless a newer entry is there."""
+        if self.redis_key is None:
+            return
+        try:
+            client().set(self.redis_key, value, ex=settings.STATUS_CACHE_SECONDS, nx=True)
+        except OUTAGES as error:  # the answer stands; only the next look-up misses the cache
+            logger.warning("Status cache not written: %s", type(error).__name__)
 
 
-def marker(e164: str) -> tuple[str, bytes, int] | None:
-    """The Redis SET (key, value, seconds) that marks a number as changing, for a round
-    trip made anyway (see `limits.check`); None when the cache is off. A change that
-    commits more than `MARK_SECONDS / 2` after it was set is marked again with `forget`."""
+def look_up(trip: RoundTrip, e164: str) -> Lookup:
+    """Ask for a number's entry in `trip`."""
     redis_key = key(e164)
-    return None if redis_key is None else (redis_key, CHANGED, MARK_SECONDS)
+    reply = Reply() if redis_key is None else trip.add("get", redis_key)
+    return Lookup(redis_key, reply)
 
 
-def forget(*numbers: str) -> None:
+@dataclass(frozen=True)
+class Marking:
+    """A number marked as changing in a round trip, before a change that may create its
+    account (a code login, written in SQL, sends no model signal)."""
+
+    e164: str
+    made_at: float
+
+    def settle(self) -> None:
+        """Call once the change is made: mark the number again (now and on commit) if
+        this mark may lapse before the change commits: it is old, or a commit is still
+        to come."""
+        if (
+            time.monotonic() - self.made_at > MARK_SECONDS / 2
+            or transaction.get_connection().in_atomic_block
+        ):
+            mark_changed(self.e164)
+
+
+def mark_changing(trip: RoundTrip, e164: str) -> Marking | None:
+    """Mark a number as changing in `trip`; None when the cache is off."""
+    redis_key = key(e164)
+    if redis_key is None:
+        return None
+    trip.add("set", redis_key, CHANGED, ex=MARK_SECONDS)
+    return Marking(e164, time.monotonic())
+
+
+def mark_changed(*numbers: str) -> None:
     """Mark these numbers as changed: at once, and again when the current transaction
     commits (so a look-up in between reads the database and caches nothing)."""
     keys = [redis_key for redis_key in map(key, filter(None, numbers)) if redis_key]
@@ -86,13 +126,11 @@ def forget(*numbers: str) -> None:
 
 
 def _mark(keys: list[str]) -> None:
-    from .limits import RedisStore
-
     try:
-        pipeline = RedisStore.client().pipeline(transaction=False)
+        trip = RoundTrip()
         for redis_key in keys:
-            pipeline.set(redis_key, CHANGED, ex=MARK_SECONDS)
-        pipeline.execute()
+            trip.add("set", redis_key, CHANGED, ex=MARK_SECONDS)
+        trip.send()
     except OUTAGES as error:
         logger.warning(
             "Status cache entry not marked (stale for at most %s s): %s",
@@ -122,7 +160,7 @@ _FIELDS = frozenset({"phone_number", "password", "is_active"})
 def _after_change(sender, instance, update_fields=None, **kwargs) -> None:
     if update_fields is not None and not _FIELDS.intersection(update_fields):
         return  # a save of other fields (the last login, say) changes no status
-    forget(_number(instance.phone_number), getattr(instance, "_status_cache_number", ""))
+    mark_changed(_number(instance.phone_number), getattr(instance, "_status_cache_number", ""))
 
 
 def connect(user_model) -> None:

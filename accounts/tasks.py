@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import translation
 from django_tasks import task
 
+from . import delivery, otp
 from .errors import SMSDeliveryFailed
 from .phone import mask_phone, normalize_phone
 
@@ -21,8 +22,6 @@ logger = logging.getLogger("accounts")
 
 @task()
 def deliver_code(phone_number: str, reserved_at: str, language: str) -> None:
-    from . import otp, services
-
     reservation = otp.Reservation(
         phone_number=normalize_phone(phone_number),
         sent_at=datetime.fromisoformat(reserved_at),
@@ -31,7 +30,7 @@ def deliver_code(phone_number: str, reserved_at: str, language: str) -> None:
     )
     with translation.override(language):
         try:
-            services.deliver_code(reservation)
+            delivery.text_reserved_code(reservation)
         except SMSDeliveryFailed as failure:
             otp.withdraw(reservation)
             logger.error(

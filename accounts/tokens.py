@@ -1,5 +1,6 @@
-"""Access tokens: the hooks that fit django-graphql-jwt to this user model and to the
-key set of `accounts.keys` (named in `settings.GRAPHQL_JWT`). Refresh tokens belong to
+"""Access tokens, made and checked here and nowhere else: `issue` and `check` for the
+use cases, and the hooks that fit django-graphql-jwt to this user model and to the key
+set of `accounts.keys` (named in `settings.GRAPHQL_JWT`). Refresh tokens belong to
 sessions: see `accounts.sessions`.
 """
 
@@ -14,13 +15,34 @@ from datetime import timedelta
 
 import jwt
 from django.conf import settings
+from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
+from graphql_jwt.utils import get_payload
 from jwt.algorithms import HMACAlgorithm
 from jwt.api_jws import PyJWS
 
-from . import user_sql
+from .errors import InvalidToken
 from .keys import SYMMETRIC, key_set
 from .models import User
+from .sql import user as user_sql
+
+
+def issue(user_id: int, phone_number: str, session_id: str | None) -> tuple[str, dict]:
+    """A new signed access token for an account's session, and its claims."""
+    payload = claims(user_id, phone_number, session_id)
+    return jwt_settings.JWT_ENCODE_HANDLER(payload), payload
+
+
+def check(token: str) -> dict:
+    """The claims of a valid, unexpired access token with a subject; `InvalidToken`
+    for any other token."""
+    try:
+        payload = get_payload(token)
+    except JSONWebTokenError as error:
+        raise InvalidToken(reason=str(error)) from None
+    if not isinstance(payload, dict) or user_id_from_payload(payload) is None:
+        raise InvalidToken(reason="payload without a subject")
+    return payload
 
 
 def jwt_payload(user: User, context=None, *, session_id: str | None = None) -> dict:

@@ -22,7 +22,8 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
     from django.utils import timezone
     from graphql_jwt.settings import jwt_settings
 
-    from accounts import services, sessions
+    from accounts import sessions
+    from accounts.flows.codes import send_otp
     from accounts.models import Session, User
 
     lines: list[str] = []
@@ -61,7 +62,7 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
         start = int(arg)
         folder = Path(settings.SMS_FILE_PATH)
         for n in range(start, start + count):
-            services.send_otp(phone_number=f"0{n}", client_ip="127.0.0.1")
+            send_otp(phone_number=f"0{n}", client_ip="127.0.0.1")
         for message in sorted(folder.glob("*.txt")):
             to, _, body = message.read_text(encoding="utf-8").partition("\n\n")
             code = next(word for word in body.split() if word.isdigit() and len(word) == 6)

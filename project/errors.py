@@ -1,47 +1,82 @@
-"""Answers the service makes before (or instead of) a door's view: always JSON, in the
-shape of the door the request came to."""
+"""How an error looks to a client, for every error in the catalogue (`accounts.errors`):
+`{"detail", "code"}` with its HTTP status on REST, `{"errors": [...]}` on /graphql. The
+doors and Django's own error handlers all answer through here, in JSON written as UTF-8
+(a Persian message reads as Persian, not as `\\u` escapes)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.utils.translation import gettext as _
+
+from accounts.errors import (
+    AccountsError,
+    BadRequest,
+    InternalError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RequestTooLarge,
+    Unauthenticated,
+)
+
+from .routes import is_graphql
 
 logger = logging.getLogger("accounts")
 
-GRAPHQL_PATH = "/graphql"
+
+def json_response(body: Any, status: int = 200) -> JsonResponse:
+    """JSON as UTF-8 text, without `\\u` escapes."""
+    return JsonResponse(body, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
 
 
-def error_response(
-    request: HttpRequest | None, status: int, code: str, message: str
-) -> JsonResponse:
-    """`{"errors": [...]}` on /graphql, `{"detail", "code"}` everywhere else."""
-    if request is not None and request.path_info.rstrip("/") == GRAPHQL_PATH:
-        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    else:
-        body = {"detail": message, "code": code}
-    return JsonResponse(body, status=status)
+def rest_response(error: AccountsError) -> JsonResponse:
+    """The REST door's answer to `error`."""
+    body: dict[str, Any] = {"detail": str(error.message), "code": error.rest()}
+    if isinstance(error, RateLimited):
+        body["retry_after"] = error.retry_after
+    response = json_response(body, status=error.status)
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        response["WWW-Authenticate"] = 'Bearer realm="accounts"'
+    return response
 
 
-def too_large_response(request: HttpRequest | None) -> JsonResponse:
-    return error_response(request, 413, "REQUEST_TOO_LARGE", _("The request body is too large."))
+def graphql_error(error: AccountsError, **extensions: Any) -> dict[str, Any]:
+    """One entry of a GraphQL answer's `errors`, without its locations and path."""
+    return {
+        "message": str(error.message),
+        "extensions": {"code": error.code, **extensions},
+    }
+
+
+def error_response(request: HttpRequest | None, error: AccountsError) -> JsonResponse:
+    """An error answered before (or instead of) a door's view, in that door's shape."""
+    if request is not None and is_graphql(request.path_info):
+        return json_response({"errors": [graphql_error(error)]}, status=error.status)
+    return rest_response(error)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     # A Host header outside ALLOWED_HOSTS and the like: the client's mistake, logged as
     # such (Django's own security logger would log each one as an ERROR with a traceback).
     logger.info("bad request: %s", type(exception).__name__ if exception else "-")
-    return error_response(request, 400, "BAD_REQUEST", _("Bad request."))
+    return error_response(request, BadRequest())
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(request, 403, "PERMISSION_DENIED", _("Permission denied."))
+    return error_response(request, PermissionDenied())
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(request, 404, "NOT_FOUND", _("Not found."))
+    return error_response(request, NotFound())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return error_response(request, 500, "INTERNAL_ERROR", _("Internal server error."))
+    return error_response(request, InternalError())
+
+
+def too_large_response(request: HttpRequest | None) -> JsonResponse:
+    return error_response(request, RequestTooLarge())

@@ -13,6 +13,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
+from accounts.errors import InvalidInput
+
 from . import request_id
 from .errors import error_response, too_large_response
 
@@ -36,7 +38,7 @@ def body_size_refusal(request):
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return error_response(request, 400, "INVALID_INPUT", _("Invalid Content-Length."))
+        return error_response(request, InvalidInput(_("Invalid Content-Length.")))
     if length > settings.MAX_REQUEST_BODY_BYTES:
         return too_large_response(request)
     return None
@@ -48,7 +50,7 @@ def body_error_response(request, exception):
     if isinstance(exception, RequestDataTooBig):
         return too_large_response(request)
     if isinstance(exception, TooManyFieldsSent):
-        return error_response(request, 400, "INVALID_INPUT", _("Too many fields."))
+        return error_response(request, InvalidInput(_("Too many fields.")))
     return None
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from project import routes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -81,8 +83,6 @@ API_MIDDLEWARE = [
     # Request id, language, security, body size, host check and Content-Length, in one layer.
     "project.middleware.ApiMiddleware",
 ]
-API_PATHS = ["/graphql", "/livez", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"]
-API_PREFIXES = ["/accounts/api/"]
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
@@ -178,29 +178,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Shared state that may be approximate lives in the cache: Redis when REDIS_URL is set,
-# otherwise a database table, so several worker processes never split it.
+# Redis (accounts.redis_client) holds the shared counters and the status cache; without
+# it, the counters live in the database. Django's own cache is not used.
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "socket_connect_timeout": REDIS_TIMEOUT,
-                "socket_timeout": REDIS_TIMEOUT,
-                "health_check_interval": 30,
-            },
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "django_cache",
-        }
-    }
 
 # One JSON object per line with LOG_FORMAT=json; every line carries the request id,
 # which is also sent back as the X-Request-ID response header.
@@ -291,10 +272,11 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Browser apps on other origins (django-cors-headers). Exact origins only, e.g.
-# https://app.example.com; empty: no cross-origin access. Only the API's URLs answer
-# cross-origin, and never with credentials: the API reads no cookies.
+# https://app.example.com; empty: no cross-origin access. Only the routes marked
+# `cross_origin` in project/routes.py answer cross-origin, and never with credentials:
+# the API reads no cookies.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_URLS_REGEX = r"^/(graphql|accounts/api/|\.well-known/jwks\.json)"
+CORS_URLS_REGEX = routes.CORS_URLS_REGEX
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "accept-language")
 CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-ID", "Content-Language")
@@ -305,10 +287,10 @@ CORS_PREFLIGHT_MAX_AGE = 600
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "sent_sms"))
 # Empty: the built-in text, in the request's language. Placeholders: {app_name}, {code},
-# {minutes}, {domain}; a literal "\n" in the variable is a line break.
+# {minutes}, {domain}, {android_hash}; a literal "\n" in the variable is a line break.
 SMS_OTP_TEMPLATE = env.str("SMS_OTP_TEMPLATE", default="").replace("\\n", "\n")
-# The site's domain for the SMS's last line, `@domain #code`, which browsers (WebOTP)
-# and Android (SMS Retriever) read to fill the code in. Default: the first host name in
+# The site's domain for the SMS's last line, `@domain #code`, which browsers read
+# (WebOTP) to fill the code in. Default: the first host name in
 # ALLOWED_HOSTS; with none (only IPs or localhost) the last line is the code alone.
 _DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
 OTP_WEBOTP_DOMAIN = env.str(

@@ -5,20 +5,22 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.api import jwks, metrics
 from schema.views import GraphQLView
 
-from . import errors
+from . import errors, routes
 from .health import healthz, livez
 
-urlpatterns = [
-    path("graphql", csrf_exempt(GraphQLView.as_view()), name="graphql"),
-    path("accounts/api/", include("accounts.urls")),
-    path(".well-known/jwks.json", jwks, name="jwks"),
-    path("healthz", healthz, name="healthz"),
-    path("readyz", healthz, name="readyz"),
-    path("livez", livez, name="livez"),
-    path("metrics", metrics, name="metrics"),
-    path("admin/", admin.site.urls),
-]
+# Every API route of `routes.API_ROUTES`, and its view.
+VIEWS = {
+    routes.GRAPHQL.path: csrf_exempt(GraphQLView.as_view()),
+    routes.REST.path: include("accounts.urls"),
+    routes.JWKS.path: jwks,
+    "healthz": healthz,
+    "readyz": healthz,
+    "livez": livez,
+    "metrics": metrics,
+}
 
+urlpatterns = [path(route.path, VIEWS[route.path], name=route.name) for route in routes.API_ROUTES]
+urlpatterns.append(path("admin/", admin.site.urls))
 
 # Every answer of this service is JSON, the ones Django makes itself included.
 handler400 = errors.bad_request

@@ -71,8 +71,10 @@ def build():
     full = get_wsgi_application()  # also sets Django up
     from django.conf import settings
 
+    from .routes import API_PATHS, API_PREFIXES
+
     api = _handler_with(settings.API_MIDDLEWARE)
-    return SizedChunkedBodies(ByPath(api, full, settings.API_PATHS, settings.API_PREFIXES))
+    return SizedChunkedBodies(ByPath(api, full, API_PATHS, API_PREFIXES))
 
 
 application = build()

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import HttpRequest
 from graphql_jwt.settings import jwt_settings
 
-from accounts import services
 from accounts.errors import AccountsError, InvalidToken
+from accounts.flows.common import Caller
+from accounts.flows.tokens import authenticate
 from accounts.models import User
 
+_UNKNOWN = object()
 _PREFIXES = {jwt_settings.JWT_AUTH_HEADER_PREFIX.lower(), "bearer"}
 
 
@@ -25,18 +29,18 @@ def access_token_from_header(request: HttpRequest) -> str | None:
     return parts[1]
 
 
-def current_caller(request: HttpRequest) -> services.Caller | None:
+def current_caller(request: HttpRequest) -> Caller | None:
     """Who sent this request, worked out once per request."""
-    if not hasattr(request, "_accounts_auth"):
+    found = getattr(request, "_accounts_auth", _UNKNOWN)
+    if found is _UNKNOWN:
         try:
-            request._accounts_auth = services.authenticate(
-                access_token=access_token_from_header(request)
-            )
+            found = authenticate(access_token=access_token_from_header(request))
         except AccountsError as error:
-            request._accounts_auth = error
-    if isinstance(request._accounts_auth, AccountsError):
-        raise request._accounts_auth
-    return request._accounts_auth
+            found = error
+        setattr(request, "_accounts_auth", found)  # noqa: B010 (HttpRequest declares none)
+    if isinstance(found, AccountsError):
+        raise found
+    return cast(Caller | None, found)
 
 
 def current_user(request: HttpRequest) -> User | None:

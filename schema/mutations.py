@@ -1,8 +1,10 @@
+from typing import Any
+
 import graphene
 
-from accounts import services
-from accounts.client_input import user_agent
-from accounts.limits import client_ip
+from accounts.client_input import client_ip, user_agent
+from accounts.flows import codes, login, passwords, sessions, tokens
+from accounts.flows.common import TokenPair
 
 from .auth import current_caller
 from .types import PHONE_ARGUMENT, TokenPayload, User
@@ -26,8 +28,9 @@ class TokenPairFields:
     )
 
     @classmethod
-    def from_pair(cls, pair: services.TokenPair, **fields):
-        return cls(
+    def from_pair(cls, pair: TokenPair, **fields: Any) -> Any:
+        payload_type: Any = cls  # a graphene.Mutation: its fields are its keyword arguments
+        return payload_type(
             token=pair.access,
             refresh_token=pair.refresh,
             payload=pair.payload,
@@ -52,7 +55,7 @@ class SendOtp(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, phone_number):
-        sent = services.send_otp(phone_number=phone_number, client_ip=client_ip(info.context))
+        sent = codes.send_otp(phone_number=phone_number, client_ip=client_ip(info.context))
         return SendOtp(sent=True, expires_in=sent.expires_in, retry_after=sent.retry_after)
 
 
@@ -77,7 +80,7 @@ class TokenAuth(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, phone_number, password):
-        pair = services.login(
+        pair = login.login(
             phone_number=phone_number,
             password=password,
             client_ip=client_ip(info.context),
@@ -98,7 +101,7 @@ class RefreshToken(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, refresh_token):
-        return cls.from_pair(services.refresh(refresh_token=refresh_token))
+        return cls.from_pair(tokens.refresh(refresh_token=refresh_token))
 
 
 class VerifyToken(graphene.Mutation):
@@ -113,7 +116,7 @@ class VerifyToken(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, token):
-        return VerifyToken(payload=services.verify(token=token))
+        return VerifyToken(payload=tokens.verify(token=token))
 
 
 class RevokeToken(graphene.Mutation):
@@ -130,7 +133,7 @@ class RevokeToken(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, refresh_token):
-        services.revoke(refresh_token=refresh_token)
+        tokens.revoke(refresh_token=refresh_token)
         return RevokeToken(revoked=True)
 
 
@@ -155,7 +158,7 @@ class SetPassword(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, password, old_password=None):
-        pair = services.set_password(
+        pair = passwords.set_password(
             caller=current_caller(info.context), password=password, old_password=old_password
         )
         return cls.from_pair(pair, success=True)
@@ -179,7 +182,7 @@ class RevokeSession(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, id):
-        count = services.revoke_session(caller=current_caller(info.context), session_id=id)
+        count = sessions.revoke_session(caller=current_caller(info.context), session_id=id)
         return RevokeSession(revoked_count=count)
 
 
@@ -195,7 +198,7 @@ class RevokeOtherSessions(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info):
-        count = services.revoke_other_sessions(caller=current_caller(info.context))
+        count = sessions.revoke_other_sessions(caller=current_caller(info.context))
         return RevokeOtherSessions(revoked_count=count)
 
 

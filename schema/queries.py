@@ -1,7 +1,7 @@
 import graphene
 
-from accounts import services
-from accounts.limits import client_ip
+from accounts.client_input import client_ip
+from accounts.flows import account, sessions
 
 from .auth import current_caller, current_user
 from .types import PHONE_ARGUMENT, Session, User, UserStatus
@@ -33,7 +33,7 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_user_status(root, info, phone_number):
-        return services.user_status(phone_number=phone_number, client_ip=client_ip(info.context))
+        return account.user_status(phone_number=phone_number, client_ip=client_ip(info.context))
 
     @staticmethod
     def resolve_me(root, info):
@@ -41,4 +41,4 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_sessions(root, info):
-        return services.list_sessions(caller=current_caller(info.context))
+        return sessions.list_sessions(caller=current_caller(info.context))

@@ -7,15 +7,25 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.utils.translation import gettext as _
 from graphene.utils.str_converters import to_camel_case
 from graphene_django.views import GraphQLView as BaseGraphQLView
 from graphene_django.views import HttpError
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 
 from accounts import client_input
-from accounts.errors import AccountsError, InvalidInput, RateLimited
-from project.errors import too_large_response
+from accounts.errors import (
+    AccountsError,
+    BadRequest,
+    BadUserInput,
+    GraphQLValidationFailed,
+    InternalError,
+    InvalidInput,
+    RateLimited,
+    RequestTooLarge,
+)
+from project.errors import graphql_error
 
 from .validation import checked_document
 
@@ -27,12 +37,9 @@ _SUGGESTION = re.compile(r" Did you mean .*\?$", re.DOTALL)
 
 
 def format_accounts_error(error: GraphQLError, original: AccountsError) -> dict:
-    formatted = error.formatted
-    formatted["message"] = str(original.message)
-    extensions = {"code": original.code}
-    extensions.update({to_camel_case(key): value for key, value in original.extra.items()})
-    formatted["extensions"] = extensions
-    return formatted
+    """A resolver's `AccountsError`, where it happened, with its extra data."""
+    extra = {to_camel_case(key): value for key, value in original.extra.items()}
+    return {**error.formatted, **graphql_error(original, **extra)}
 
 
 def request_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -44,7 +51,7 @@ def request_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
-            extensions={"code": "BAD_USER_INPUT"},
+            extensions={"code": BadUserInput.code},
         )
         for error in errors
     ]
@@ -57,24 +64,27 @@ class GraphQLView(BaseGraphQLView):
     @staticmethod
     def format_error(error):
         if isinstance(error, HttpError):
-            code = "REQUEST_TOO_LARGE" if error.response.status_code == 413 else "BAD_REQUEST"
+            refusal = getattr(error, "accounts_error", None)
+            if refusal is not None:
+                return graphql_error(refusal)
+            too_large = error.response.status_code == RequestTooLarge.status
+            code = RequestTooLarge.code if too_large else BadRequest.code
             return {"message": str(error), "extensions": {"code": code}}
         if not isinstance(error, GraphQLError):
             logger.error("Unhandled error in GraphQL request", exc_info=error)
-            return {"message": "Internal server error.", "extensions": {"code": "INTERNAL_ERROR"}}
+            return graphql_error(InternalError())
         original = error.original_error
         if isinstance(original, AccountsError):
             return format_accounts_error(error, original)
         if original is not None and not isinstance(original, GraphQLError):
             # A bug, not a client mistake: log it, and tell the client nothing internal.
             logger.error("Unhandled error in GraphQL resolver", exc_info=original)
-            formatted = error.formatted
-            formatted["message"] = "Internal server error."
-            formatted["extensions"] = {"code": "INTERNAL_ERROR"}
-            return formatted
+            return {**error.formatted, **graphql_error(InternalError())}
         # The document or its variables: the client's mistake, in graphql-core's words.
-        formatted = error.formatted
-        formatted.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        formatted = dict(error.formatted)
+        extensions = dict(formatted.get("extensions") or {})
+        extensions.setdefault("code", GraphQLValidationFailed.code)
+        formatted["extensions"] = extensions
         if not settings.GRAPHQL_INTROSPECTION:
             # Suggestions would hand out, name by name, the schema introspection keeps shut.
             formatted["message"] = _SUGGESTION.sub("", formatted["message"])
@@ -108,7 +118,9 @@ class GraphQLView(BaseGraphQLView):
         if not query:
             if show_graphiql:
                 return None
-            raise HttpError(HttpResponseBadRequest("Must provide query string."))
+            raise refused(
+                InvalidInput(_("%(field)s: this field is required.") % {"field": "query"})
+            )
         schema = self.schema.graphql_schema
         document = checked_document(schema, query)
         if isinstance(document, list):
@@ -149,37 +161,45 @@ class GraphQLView(BaseGraphQLView):
         try:
             body = request.body  # read here first, so a too-large body is a 413, not a 400
         except RequestDataTooBig:
-            raise HttpError(too_large_response(request), "The request body is too large.") from None
+            raise refused(RequestTooLarge()) from None
         content_type = self.get_content_type(request)
         try:
             if content_type == "application/graphql":
-                return {"query": body.decode("utf-8")}
+                return {"query": client_input.decode(body)}
             if content_type == "application/json":
                 data = client_input.loads(body)
                 if not isinstance(data, dict):
-                    raise HttpError(HttpResponseBadRequest("The body must be a JSON object."))
+                    raise InvalidInput(_("The body must be a JSON object or a form."))
                 return data
             if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 return client_input.read_form(request)
-        except UnicodeDecodeError:
-            raise HttpError(HttpResponseBadRequest("The body is not valid UTF-8.")) from None
         except InvalidInput as error:
-            raise HttpError(HttpResponseBadRequest(str(error.message))) from None
+            raise refused(error) from None
         return {}
 
     @staticmethod
     def get_graphql_params(request, data):
         query, variables, operation_name, id = BaseGraphQLView.get_graphql_params(request, data)
-        if query is not None and not isinstance(query, str):
-            raise HttpError(HttpResponseBadRequest("query must be a string."))
-        if variables is not None and not isinstance(variables, dict):
-            raise HttpError(HttpResponseBadRequest("variables must be an object."))
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise HttpError(HttpResponseBadRequest("operationName must be a string."))
+        must_be = _("%(field)s: must be a string.")
         try:
+            if query is not None and not isinstance(query, str):
+                raise InvalidInput(must_be % {"field": "query"})
+            if variables is not None and not isinstance(variables, dict):
+                raise InvalidInput(_("%(field)s: must be an object.") % {"field": "variables"})
+            if operation_name is not None and not isinstance(operation_name, str):
+                raise InvalidInput(must_be % {"field": "operationName"})
             # The one check of client text on this door, wherever it came from: the JSON
             # body, a form, or the query string.
             client_input.check_text((query, variables, operation_name))
         except InvalidInput as error:
-            raise HttpError(HttpResponseBadRequest(str(error.message))) from None
+            raise refused(error) from None
         return query, variables, operation_name, id
+
+
+def refused(error: AccountsError) -> HttpError:
+    """An `HttpError` that answers `error` before any field runs (graphene-django's
+    way out of `parse_body` and `get_graphql_params`)."""
+    # graphene-django answers with this response's status and `format_error`'s body.
+    http_error = HttpError(HttpResponse(status=error.status), str(error.message))
+    http_error.accounts_error = error
+    return http_error

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 
 from accounts import sms
@@ -33,11 +32,12 @@ def _empty_outbox():
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Redis is not rolled back with the test database: start every test clean.
-    (The database cache is, so it needs nothing.)"""
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        cache.clear()
+def _empty_redis():
+    """Redis is not rolled back with the test database: start every test clean."""
+    if settings.REDIS_URL:
+        from accounts import redis_client
+
+        redis_client.client().flushdb()
 
 
 @dataclass

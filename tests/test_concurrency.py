@@ -109,7 +109,7 @@ def test_purge_runs_safely_on_several_instances_at_once():
     live_code = Api(Client()).send_code(PHONE)
     live = Api(Client()).login(PHONE, live_code)
 
-    race(lambda i: call_command("purge_otps", stdout=io.StringIO()), count=4)
+    race(lambda i: call_command("purge_expired", stdout=io.StringIO()), count=4)
 
     assert list(OTPChallenge.objects.values_list("phone_number", flat=True)) == ["+989112223344"]
     assert RefreshToken.objects.count() == 0

@@ -16,8 +16,9 @@ ME = "{ me { phoneNumber } }"
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { success } }"
 
 
-def post_raw(api, path: str, body: str):
-    return api.client.post(path, body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+def post_raw(api, path: str, body: str | bytes, **headers):
+    headers.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+    return api.client.post(path, body, content_type="application/json", **headers)
 
 
 # --- lone surrogates, NUL and deep nesting are refused where the doors read them ------
@@ -66,13 +67,13 @@ def test_nul_is_refused_by_each_fields_own_rule(api):
         '{"query": "{ me { phoneNumber } }", "operationName": "\\udc00"}',
     ],
 )
-def test_graphql_requests_with_unencodable_text_are_bad_requests(api, body):
+def test_graphql_requests_with_unencodable_text_are_invalid_input(api, body):
     response = post_raw(api, "/graphql", body)
     assert response.status_code == 400
-    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_REQUEST"]
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INVALID_INPUT"]
 
 
-def test_graphql_variables_with_surrogates_over_get_are_bad_requests(api):
+def test_graphql_variables_with_surrogates_over_get_are_invalid_input(api):
     response = api.client.get(
         "/graphql",
         {
@@ -81,7 +82,7 @@ def test_graphql_variables_with_surrogates_over_get_are_bad_requests(api):
         },
     )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
 @pytest.mark.parametrize("path", ["/accounts/api/token/", "/graphql"])
@@ -246,4 +247,27 @@ def test_unreadable_forms_are_clean_400s_with_debug_on_or_off(api, settings, deb
     assert rest.json()["code"] in ("INVALID_INPUT", "BAD_REQUEST")
     graphql = client.generic("POST", "/graphql", body, content_type=content_type)
     assert graphql.status_code == 400
-    assert graphql.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert graphql.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        b"\xff\xfe",
+        "[1, 2]",
+        '{"query": 5}',
+        '{"query": "{ me { phoneNumber } }", "variables": 5}',
+    ],
+)
+def test_a_malformed_body_is_the_same_invalid_input_on_both_doors_in_persian(api, body):
+    """One catalogue: the same code on both doors, the message in the request's language,
+    and REST's JSON written as UTF-8 (Persian reads as Persian, not as escapes)."""
+    rest = post_raw(api, "/accounts/api/token/", body, HTTP_ACCEPT_LANGUAGE="fa")
+    graphql = post_raw(api, "/graphql", body, HTTP_ACCEPT_LANGUAGE="fa")
+    assert rest.status_code == graphql.status_code == 400
+    error = graphql.json()["errors"][0]
+    assert rest.json()["code"] == error["extensions"]["code"] == "INVALID_INPUT"
+    for message in (rest.json()["detail"], error["message"]):
+        assert any("\u0600" <= character <= "\u06ff" for character in message), message
+    assert b"\\u" not in rest.content and rest.json()["detail"].encode() in rest.content

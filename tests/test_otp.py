@@ -198,7 +198,7 @@ def test_purge_removes_only_old_dead_challenges(api, settings):
         api.send_code("09350001122")
         clock.shift(dt.timedelta(minutes=45))
         assert OTPChallenge.objects.count() == 2
-        call_command("purge_otps")
+        call_command("purge_expired")
         remaining = list(OTPChallenge.objects.values_list("phone_number", flat=True))
         assert [str(p) for p in remaining] == ["+989350001122"]
 

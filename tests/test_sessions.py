@@ -165,13 +165,6 @@ def test_expired_sessions_are_purged(api):
         api.sign_up(PHONE)
         clock.shift(settings.JWT_REFRESH_TOKEN_LIFETIME + 1)
         out = StringIO()
-        call_command("purge_otps", stdout=out)
+        call_command("purge_expired", stdout=out)
         assert "1 expired session(s)" in out.getvalue()
         assert Session.objects.count() == 0
-
-
-def test_the_raw_rotation_sql_names_the_models_tables():
-    from accounts import session_sql
-
-    assert f"UPDATE {Session._meta.db_table}\n" in session_sql.ROTATE
-    assert f"FROM {User._meta.db_table} WHERE" in session_sql.ROTATE

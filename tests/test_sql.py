@@ -40,3 +40,27 @@ def test_every_hot_path_answers_alike(api, way):
     # The cooldown, checked inside the send's upsert.
     refused = api.get(f"/accounts/api/otp/{PHONE}/")
     assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED"
+
+
+def test_the_raw_sql_names_every_column_of_the_models():
+    """A field added to a model is either in the hand-written INSERTs and RETURNINGs or
+    refused at import: these statements list each column the model has, and no other."""
+    from accounts.models import OTPChallenge, Session, User
+    from accounts.sql import columns, insert_columns
+    from accounts.sql import otp as otp_sql
+    from accounts.sql import session as session_sql
+
+    for model, statement in (
+        (User, otp_sql.ADD_ACCOUNT),
+        (Session, otp_sql.OPEN_SESSION),
+        (OTPChallenge, otp_sql.RESERVE["sqlite"]),
+    ):
+        listed = statement.split("(", 1)[1].split(")", 1)[0]
+        assert sorted(c.strip() for c in listed.split(",")) == sorted(
+            column for column in columns(model) if column != "id" or model is Session
+        )
+    assert ", ".join(columns(User)) in otp_sql.TOUCH_ACCOUNT
+    assert f"UPDATE {Session._meta.db_table}\n" in session_sql.ROTATE
+    assert f"FROM {User._meta.db_table} WHERE" in session_sql.ROTATE
+    with pytest.raises(LookupError, match="missing"):
+        insert_columns(User, {"phone_number": "%s"})

@@ -1,19 +1,16 @@
-from django.core.management.base import BaseCommand
+"""`purge_otps`: the former name of `purge_expired`, kept for crontabs that still call
+it. Deprecated: it will be removed in 2.0; call `purge_expired` instead."""
 
-from accounts import limits, otp, sessions
+import warnings
+
+from .purge_expired import Command as PurgeExpired
 
 
-class Command(BaseCommand):
-    help = (
-        "Delete dead one-time-code challenges, expired sessions and closed "
-        "rate-limit windows. Safe to run from cron on several instances at once."
-    )
+class Command(PurgeExpired):
+    help = "Deprecated: use purge_expired, which this runs. " + PurgeExpired.help
 
     def handle(self, *args, **options):
-        challenges = otp.purge()
-        expired_sessions = sessions.purge()
-        counters = limits.purge()
-        self.stdout.write(
-            f"Deleted {challenges} code challenge(s), {expired_sessions} expired session(s) "
-            f"and {counters} rate-limit counter(s)."
-        )
+        message = "purge_otps is deprecated and will be removed in 2.0: call purge_expired."
+        warnings.warn(message, DeprecationWarning, stacklevel=1)
+        self.stderr.write(message)
+        super().handle(*args, **options)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
-from . import sql
-from .models import Session
+from ..models import Session
+from . import cursor
 
 ROTATE = """
 UPDATE accounts_session
@@ -56,12 +55,12 @@ def rotate(session_id: uuid.UUID, generation: int, now: datetime) -> LiveSession
     ops = connection.ops
     when = ops.adapt_datetimefield_value(now)
     key = Session._meta.pk.get_db_prep_value(session_id, connection)
-    with sql.cursor() as cursor:
-        cursor.execute(ROTATE, [when, key, generation, when])
-        row = cursor.fetchone()
+    with cursor() as sql_cursor:
+        sql_cursor.execute(ROTATE, [when, key, generation, when])
+        row = sql_cursor.fetchone()
     if row is None:
         return None
     expires_at, user_id, phone_number = row
     if isinstance(expires_at, str):  # SQLite hands datetimes back as text
-        expires_at = parse_datetime(expires_at).replace(tzinfo=UTC)
+        expires_at = datetime.fromisoformat(expires_at).replace(tzinfo=UTC)
     return LiveSession(session_id, generation + 1, expires_at, user_id, phone_number)

@@ -17,53 +17,67 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from . import sql
-from .models import Session
+from ..models import OTPChallenge, Session, User
+from . import columns, cursor, insert_columns
 
 # The send log (`recent_sends`) is a JSON array of Unix times, rounded to the
 # millisecond so that SQLite's JSON functions (15 significant digits) keep them exact.
-RESERVE = {
-    "postgresql": """
-INSERT INTO accounts_otpchallenge AS c
-  (phone_number, code_hash, sent_at, expires_at, attempts, used_at, recent_sends)
-VALUES (%(phone)s, %(code_hash)s, %(now)s, %(expires_at)s, 0, NULL, %(first)s::jsonb)
+
+
+def _new_challenge(recent_sends: str) -> tuple[str, str]:
+    return insert_columns(
+        OTPChallenge,
+        {
+            "phone_number": "%(phone)s",
+            "code_hash": "%(code_hash)s",
+            "sent_at": "%(now)s",
+            "expires_at": "%(expires_at)s",
+            "attempts": "0",
+            "used_at": "NULL",
+            "recent_sends": recent_sends,
+        },
+    )
+
+
+def _reserve(first: str, sends: str, send: str, kept: str) -> str:
+    """The send's upsert, from what differs between the engines: how the send log's
+    first entry is written (`first`), read as rows (`sends`, each one `send`) and
+    rebuilt with the new send last (`kept`)."""
+    names, values = _new_challenge(first)
+    return f"""
+INSERT INTO accounts_otpchallenge AS c ({names})
+VALUES ({values})
 ON CONFLICT (phone_number) DO UPDATE SET
   code_hash = excluded.code_hash, sent_at = excluded.sent_at,
   expires_at = excluded.expires_at, attempts = 0, used_at = NULL,
-  recent_sends = COALESCE((
+  recent_sends = {kept}
+WHERE NOT EXISTS (SELECT 1 FROM {sends} WHERE {send} > %(cooldown_from)s)
+  AND (SELECT count(*) FROM {sends} WHERE {send} > %(hour_ago)s) < %(per_hour)s
+RETURNING recent_sends
+"""  # noqa: S608 (the column lists come from the models, never from input)
+
+
+# PostgreSQL's jsonb and SQLite's JSON1.
+RESERVE = {
+    "postgresql": _reserve(
+        first="%(first)s::jsonb",
+        sends="jsonb_array_elements(c.recent_sends) AS e(j)",
+        send="j::float8",
+        kept="""COALESCE((
     SELECT jsonb_agg(j ORDER BY j::float8) FROM jsonb_array_elements(c.recent_sends) AS e(j)
     WHERE j::float8 > %(hour_ago)s
-  ), '[]'::jsonb) || excluded.recent_sends
-WHERE NOT EXISTS (
-    SELECT 1 FROM jsonb_array_elements(c.recent_sends) AS e(j)
-    WHERE j::float8 > %(cooldown_from)s
-  )
-  AND (
-    SELECT count(*) FROM jsonb_array_elements(c.recent_sends) AS e(j)
-    WHERE j::float8 > %(hour_ago)s
-  ) < %(per_hour)s
-RETURNING recent_sends
-""",
-    "sqlite": """
-INSERT INTO accounts_otpchallenge AS c
-  (phone_number, code_hash, sent_at, expires_at, attempts, used_at, recent_sends)
-VALUES (%(phone)s, %(code_hash)s, %(now)s, %(expires_at)s, 0, NULL, %(first)s)
-ON CONFLICT (phone_number) DO UPDATE SET
-  code_hash = excluded.code_hash, sent_at = excluded.sent_at,
-  expires_at = excluded.expires_at, attempts = 0, used_at = NULL,
-  recent_sends = json_insert((
+  ), '[]'::jsonb) || excluded.recent_sends""",
+    ),
+    "sqlite": _reserve(
+        first="%(first)s",
+        sends="json_each(c.recent_sends)",
+        send="value",
+        kept="""json_insert((
     SELECT json_group_array(value) FROM (
       SELECT value FROM json_each(c.recent_sends) WHERE value > %(hour_ago)s ORDER BY value
     )
-  ), '$[#]', json(%(stamp)s))
-WHERE NOT EXISTS (
-    SELECT 1 FROM json_each(c.recent_sends) WHERE value > %(cooldown_from)s
-  )
-  AND (
-    SELECT count(*) FROM json_each(c.recent_sends) WHERE value > %(hour_ago)s
-  ) < %(per_hour)s
-RETURNING recent_sends
-""",
+  ), '$[#]', json(%(stamp)s))""",
+    ),
 }
 # Dead rows a pruning send deletes: the 64 oldest, through the index on expires_at,
 # which stops at the first live one. The batch is part of the text, not a parameter:
@@ -124,22 +138,22 @@ def reserve(
     }
     if prune_before is not None:
         params["prune_before"] = ops.adapt_datetimefield_value(prune_before)
-    with sql.cursor() as cursor:
+    with cursor() as sql_cursor:
         if prune_before is not None and vendor in RESERVE_AND_PRUNE:
-            cursor.execute(RESERVE_AND_PRUNE[vendor], params)
-            row = cursor.fetchone()
+            sql_cursor.execute(RESERVE_AND_PRUNE[vendor], params)
+            row = sql_cursor.fetchone()
         else:
-            cursor.execute(RESERVE[vendor], params)
-            row = cursor.fetchone()
+            sql_cursor.execute(RESERVE[vendor], params)
+            row = sql_cursor.fetchone()
             if prune_before is not None:
-                cursor.execute(PRUNE[vendor], params)
+                sql_cursor.execute(PRUNE[vendor], params)
     return None if row is None else _sends(row[0])
 
 
 def recent_sends(phone: str) -> list[float]:
-    with sql.cursor() as cursor:
-        cursor.execute(RECENT_SENDS, {"phone": phone})
-        row = cursor.fetchone()
+    with cursor() as sql_cursor:
+        sql_cursor.execute(RECENT_SENDS, {"phone": phone})
+        row = sql_cursor.fetchone()
     return [] if row is None else _sends(row[0])
 
 
@@ -147,11 +161,51 @@ def _sends(value) -> list[float]:
     return sorted(json.loads(value) if isinstance(value, str) else value)
 
 
+# A code login's new account and new session: every column, named from the models.
+_ACCOUNT = insert_columns(
+    User,
+    {
+        "phone_number": "%(phone)s",
+        "password": "%(unusable_password)s",
+        "last_login": "%(now)s",
+        "is_superuser": "false",
+        "is_active": "true",
+        "is_staff": "false",
+        "date_joined": "%(now)s",
+        "failed_logins": "0",
+        "locked_until": "NULL",
+    },
+)
+_ACCOUNT_COLUMNS = ", ".join(columns(User))
+
+
+def _new_session(user_id: str) -> tuple[str, str]:
+    return insert_columns(
+        Session,
+        {
+            "id": "%(session_id)s",
+            "user_id": user_id,
+            "method": "'code'",
+            "created_at": "%(now)s",
+            "last_refreshed_at": "NULL",
+            "expires_at": "%(session_expires_at)s",
+            "generation": "1",
+            "user_agent": "%(user_agent)s",
+            "client_ip": "%(client_ip)s",
+            "revoked_at": "NULL",
+            "revoked_reason": "''",
+        },
+    )
+
+
+_PG_SESSION = _new_session("id")
+_SQLITE_SESSION = _new_session("%(user_id)s")
+
 # A code login consumes the number's live code, and with a right one creates or touches
 # the account and opens its session. On PostgreSQL that is one statement: a wrong code
 # counts an attempt instead, and an inactive account gets no session (its code is spent).
 # `accepted` is NULL when the number had no live code.
-CODE_LOGIN = """
+CODE_LOGIN = f"""
 WITH challenge AS (
   UPDATE accounts_otpchallenge
   SET used_at = CASE WHEN code_hash = %(code_hash)s THEN %(now)s END,
@@ -160,25 +214,21 @@ WITH challenge AS (
     AND attempts < %(max_attempts)s
   RETURNING code_hash = %(code_hash)s AS accepted
 ), account AS (
-  INSERT INTO accounts_user AS u (phone_number, password, last_login, is_superuser,
-    is_active, is_staff, date_joined, failed_logins, locked_until)
-  SELECT %(phone)s, %(unusable_password)s, %(now)s, false, true, false, %(now)s, 0, NULL
+  INSERT INTO accounts_user AS u ({_ACCOUNT[0]})
+  SELECT {_ACCOUNT[1]}
   FROM challenge WHERE accepted
   ON CONFLICT (phone_number) DO UPDATE
     SET last_login = excluded.last_login, failed_logins = 0, locked_until = NULL
     WHERE u.is_active
-  RETURNING id, password, last_login, is_superuser, phone_number, is_active, is_staff,
-    date_joined, failed_logins, locked_until, xmax = 0 AS created
+  RETURNING {_ACCOUNT_COLUMNS}, xmax = 0 AS created
 ), opened AS (
-  INSERT INTO accounts_session (id, user_id, method, created_at, last_refreshed_at,
-    expires_at, generation, user_agent, client_ip, revoked_at, revoked_reason)
-  SELECT %(session_id)s, id, 'code', %(now)s, NULL, %(session_expires_at)s, 1,
-    %(user_agent)s, %(client_ip)s, NULL, ''
+  INSERT INTO accounts_session ({_PG_SESSION[0]})
+  SELECT {_PG_SESSION[1]}
   FROM account
 )
 SELECT (SELECT accepted FROM challenge), account.*
 FROM (SELECT 1) AS one LEFT JOIN account ON true
-"""
+"""  # noqa: S608
 # SQLite: the same steps as four statements in one write transaction.
 CONSUME_CODE = """
 UPDATE accounts_otpchallenge
@@ -188,25 +238,21 @@ WHERE phone_number = %(phone)s AND used_at IS NULL AND expires_at > %(now)s
   AND attempts < %(max_attempts)s
 RETURNING code_hash = %(code_hash)s
 """
-ADD_ACCOUNT = """
-INSERT INTO accounts_user (phone_number, password, last_login, is_superuser, is_active,
-  is_staff, date_joined, failed_logins, locked_until)
-VALUES (%(phone)s, %(unusable_password)s, %(now)s, false, true, false, %(now)s, 0, NULL)
+ADD_ACCOUNT = f"""
+INSERT INTO accounts_user ({_ACCOUNT[0]})
+VALUES ({_ACCOUNT[1]})
 ON CONFLICT (phone_number) DO NOTHING
 RETURNING id
-"""
-TOUCH_ACCOUNT = """
+"""  # noqa: S608
+TOUCH_ACCOUNT = f"""
 UPDATE accounts_user SET last_login = %(now)s, failed_logins = 0, locked_until = NULL
 WHERE phone_number = %(phone)s AND is_active
-RETURNING id, password, last_login, is_superuser, phone_number, is_active, is_staff,
-  date_joined, failed_logins, locked_until
-"""
-OPEN_SESSION = """
-INSERT INTO accounts_session (id, user_id, method, created_at, last_refreshed_at,
-  expires_at, generation, user_agent, client_ip, revoked_at, revoked_reason)
-VALUES (%(session_id)s, %(user_id)s, 'code', %(now)s, NULL, %(session_expires_at)s, 1,
-  %(user_agent)s, %(client_ip)s, NULL, '')
-"""
+RETURNING {_ACCOUNT_COLUMNS}
+"""  # noqa: S608
+OPEN_SESSION = f"""
+INSERT INTO accounts_session ({_SQLITE_SESSION[0]})
+VALUES ({_SQLITE_SESSION[1]})
+"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -242,22 +288,22 @@ def log_in_with_code(
         "client_ip": client_ip,
     }
     if connection.vendor == "postgresql":
-        with sql.cursor() as cursor:
-            cursor.execute(CODE_LOGIN, params)
-            accepted, *account = cursor.fetchone()
+        with cursor() as sql_cursor:
+            sql_cursor.execute(CODE_LOGIN, params)
+            accepted, *account = sql_cursor.fetchone()
         if account[0] is None:
             return CodeLogin(accepted, None)
         return CodeLogin(accepted, tuple(account[:-1]), created=account[-1])
-    with transaction.atomic(), sql.cursor() as cursor:
-        cursor.execute(CONSUME_CODE, params)
-        row = cursor.fetchone()
+    with transaction.atomic(), cursor() as sql_cursor:
+        sql_cursor.execute(CONSUME_CODE, params)
+        row = sql_cursor.fetchone()
         if row is None or not row[0]:
             return CodeLogin(None if row is None else False, None)
-        cursor.execute(ADD_ACCOUNT, params)
-        created = cursor.fetchone() is not None
-        cursor.execute(TOUCH_ACCOUNT, params)
-        account = cursor.fetchone()
+        sql_cursor.execute(ADD_ACCOUNT, params)
+        created = sql_cursor.fetchone() is not None
+        sql_cursor.execute(TOUCH_ACCOUNT, params)
+        account = sql_cursor.fetchone()
         if account is None:  # inactive: the code is spent, no session
             return CodeLogin(True, None)
-        cursor.execute(OPEN_SESSION, {**params, "user_id": account[0]})
+        sql_cursor.execute(OPEN_SESSION, {**params, "user_id": account[0]})
     return CodeLogin(True, tuple(account), created=created)

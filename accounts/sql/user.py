@@ -12,10 +12,10 @@ import functools
 from django.db import connection
 from django.db.models.expressions import Col
 
-from . import sql
-from .models import User
+from ..models import User
+from . import columns, cursor
 
-_COLUMNS = [field.column for field in User._meta.concrete_fields]
+_COLUMNS = columns(User)
 _ATTRIBUTES = [field.attname for field in User._meta.concrete_fields]
 
 PASSWORD_BY_NUMBER = "SELECT password FROM accounts_user WHERE phone_number = %s"
@@ -27,17 +27,17 @@ ACTIVE_BY_ID = (  # the column names come from the model, never from input
 def password_of(e164: str) -> str | None:
     """The stored password (hash or unusable marker) of a number's account; None when
     there is no account."""
-    with sql.cursor() as cursor:
-        cursor.execute(PASSWORD_BY_NUMBER, [e164])
-        row = cursor.fetchone()
+    with cursor() as sql_cursor:
+        sql_cursor.execute(PASSWORD_BY_NUMBER, [e164])
+        row = sql_cursor.fetchone()
     return None if row is None else row[0]
 
 
 def active_user(user_id: int) -> User | None:
     """The active account with this id, as a model instance."""
-    with sql.cursor() as cursor:
-        cursor.execute(ACTIVE_BY_ID, [user_id])
-        row = cursor.fetchone()
+    with cursor() as sql_cursor:
+        sql_cursor.execute(ACTIVE_BY_ID, [user_id])
+        row = sql_cursor.fetchone()
     return None if row is None else user_from_row(row)
 
 

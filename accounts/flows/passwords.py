@@ -1,0 +1,55 @@
+"""The fixed password: set it, or change it with the old one."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .. import events, passwords, sessions
+from ..errors import InvalidCredentials, InvalidInput, InvalidPassword
+from ..models import Session
+from .common import MAX_SECRET_LENGTH, Caller, Client, TokenPair, open_session, signed_in, use_case
+from .sessions import session_uuid
+
+
+@use_case(caller="caller")
+def set_password(
+    *, caller: Caller | None, password: object, old_password: object = None
+) -> TokenPair:
+    """Set or change the fixed password; every session of the user ends.
+
+    Returns a fresh token pair, of a new session, so the caller stays logged in.
+    """
+    caller = signed_in(caller)
+    user = caller.user
+    if not isinstance(password, str):
+        raise InvalidInput(_("password: must be a string."))
+    if len(password) > MAX_SECRET_LENGTH:
+        too_long = _("This password is too long. It must contain at most %(max)d characters.")
+        raise InvalidPassword([too_long % {"max": MAX_SECRET_LENGTH}], reason="too long")
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidPassword(exc.messages, reason="rejected by validators") from None
+    changed = user.has_usable_password()
+    if changed:
+        if not isinstance(old_password, str) or len(old_password) > MAX_SECRET_LENGTH:
+            raise InvalidCredentials(_("The old password is incorrect."), reason="no old password")
+        passwords.claim_attempt(user)
+        if not user.check_password(old_password):
+            raise InvalidCredentials(
+                _("The old password is incorrect."), reason="wrong old password"
+            )
+    with transaction.atomic():
+        events.announce(events.password_set, user=user, changed=changed)
+        user.set_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        user.save(update_fields=["password", "failed_logins", "locked_until"])
+        sessions.end_all(user, Session.Reason.PASSWORD_CHANGED)
+        session_id = session_uuid(caller.session_id)
+        current = Session.objects.filter(pk=session_id).first() if session_id else None
+        client = Client(current.client_ip, current.user_agent) if current else Client("")
+        method = current.method if current else Session.Method.PASSWORD
+        return open_session(user, method, client)
