@@ -112,20 +112,33 @@ _KINDS = (
 )
 
 
-def _kind(name: str, code: str, status: int, message: str | Promise, rest_code: str = ""):
+def _kind(
+    name: str, code: str, status: int, message: str | Promise, rest_code: str = ""
+) -> type[AccountsError]:
     attributes = {"code": code, "status": status, "default_message": message}
     attributes.update(rest_code=rest_code or None, __module__=__name__)
     return type(name, (AccountsError,), attributes)
 
 
-InvalidPhoneNumber, InvalidCredentials, InvalidToken, Unauthenticated = (
-    _kind(*kind) for kind in _KINDS[:4]
-)
-SMSDeliveryFailed, InvalidInput, ServiceUnavailable = (_kind(*kind) for kind in _KINDS[4:7])
-BadRequest, PermissionDenied, NotFound, MethodNotAllowed, RequestTooLarge, InternalError = (
-    _kind(*kind) for kind in _KINDS[7:13]
-)
-GraphQLValidationFailed, BadUserInput, QueryTooComplex = (_kind(*kind) for kind in _KINDS[13:])
+# In `_KINDS`' order (tests/test_layout.py checks that each name is its class's).
+(
+    InvalidPhoneNumber,
+    InvalidCredentials,
+    InvalidToken,
+    Unauthenticated,
+    SMSDeliveryFailed,
+    InvalidInput,
+    ServiceUnavailable,
+    BadRequest,
+    PermissionDenied,
+    NotFound,
+    MethodNotAllowed,
+    RequestTooLarge,
+    InternalError,
+    GraphQLValidationFailed,
+    BadUserInput,
+    QueryTooComplex,
+) = (_kind(*kind) for kind in _KINDS)
 
 
 def catalogue() -> dict[str, type[AccountsError]]:

@@ -147,13 +147,19 @@ class RefreshToken(AbstractRefreshToken):
         verbose_name="user",
     )
 
-    class Reason(models.TextChoices):
-        ROTATED = "rotated", "rotated"
-        LOGOUT = "logout", "logged out"
-        PASSWORD_CHANGED = "password_changed", "password changed"
-        REUSE_DETECTED = "reuse_detected", "reuse detected"
-        ADMIN = "admin", "revoked by an admin"
-        UPGRADED = "upgraded", "replaced by a session"
+    # The session's reasons it shares, between its own two, in its migrations' order (the
+    # functional form of TextChoices, which django-stubs does not describe).
+    Reason = models.TextChoices(  # type: ignore[call-overload]
+        "Reason",
+        [
+            ("ROTATED", ("rotated", "rotated")),
+            *(
+                (name, (Session.Reason[name].value, Session.Reason[name].label))
+                for name in ("LOGOUT", "PASSWORD_CHANGED", "REUSE_DETECTED", "ADMIN")
+            ),
+            ("UPGRADED", ("upgraded", "replaced by a session")),
+        ],
+    )
 
     # Absolute: a rotated token inherits its parent's expiry, so a session ends
     # JWT_REFRESH_TOKEN_LIFETIME after the login that started it.

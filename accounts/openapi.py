@@ -63,6 +63,15 @@ SEND = {
     },
 }
 
+STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+
+
+def _object(optional: tuple[str, ...] = (), **properties: dict) -> dict:
+    """A JSON object schema with these properties, all required but the `optional`."""
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required}
+
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -143,43 +152,16 @@ DOCUMENT = {
     },
     "components": {
         "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "detail": {"type": "string"},
-                    "code": {"type": "string"},
-                    "retry_after": {"type": "integer", "minimum": 1},
-                },
-                "required": ["detail", "code"],
-            },
-            "Status": {
-                "type": "object",
-                "properties": {"password": {"type": "boolean"}},
-                "required": ["password"],
-            },
-            "Sent": {
-                "type": "object",
-                "properties": {
-                    "details": {"const": "otp sent"},
-                    "expires_in": {"type": "integer"},
-                    "retry_after": {"type": "integer"},
-                },
-                "required": ["details", "expires_in", "retry_after"],
-            },
-            "Tokens": {
-                "type": "object",
-                "properties": {
-                    "refresh": {"type": "string"},
-                    "access": {"type": "string"},
-                    "created": {"type": "boolean"},
-                },
-                "required": ["refresh", "access", "created"],
-            },
-            "Refreshed": {
-                "type": "object",
-                "properties": {"refresh": {"type": "string"}, "access": {"type": "string"}},
-                "required": ["refresh", "access"],
-            },
+            "Error": _object(
+                detail=STRING,
+                code=STRING,
+                retry_after={"type": "integer", "minimum": 1},
+                optional=("retry_after",),
+            ),
+            "Status": _object(password=BOOLEAN),
+            "Sent": _object(details={"const": "otp sent"}, expires_in=INTEGER, retry_after=INTEGER),
+            "Tokens": _object(refresh=STRING, access=STRING, created=BOOLEAN),
+            "Refreshed": _object(refresh=STRING, access=STRING),
             "Empty": {"type": "object", "maxProperties": 0},
         }
     },
