@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run serve test test-services bench lint format schema clean
+.PHONY: run serve test test-fast test-services system-packages bench lint format schema clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ serve: $(BIN)/.installed  ## Production server: gunicorn with the current enviro
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/gunicorn --config gunicorn.conf.py project.wsgi
 
-test: $(BIN)/.installed  ## Run the test suite
+test: $(BIN)/.installed  ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/.installed  ## The suite without browsers, server processes and root-only tests
+	$(BIN)/python -m pytest -m "not browser and not processes and not root"
+
+# Debian's packages the browser tests use; needs root (CI runs it).
+system-packages:  ## Install Debian's Chromium for the browser tests
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # The same suite on PostgreSQL and Redis. The run creates and drops its own test
 # database; it empties the Redis database it is given, so give it one of its own.

@@ -151,3 +151,13 @@ mutation Login($phone: String!, $password: String!) {
 SEND_OTP = """
 mutation Send($phone: String!) { sendOtp(phoneNumber: $phone) { sent expiresIn retryAfter } }
 """
+
+
+@pytest.fixture(params=["rest", "graphql"])
+def door(request, in_process_wsgi):
+    """Each client-facing door in turn, through the production WSGI application, so one
+    test body checks both (see tests/doors.py)."""
+    from .doors import GraphQLDoor, ProductionClient, RestDoor
+
+    client = ProductionClient(in_process_wsgi)
+    return RestDoor(client) if request.param == "rest" else GraphQLDoor(client)

@@ -101,6 +101,9 @@ def empty_shared_redis() -> None:
 
 class Server:
     def __init__(self, env: dict[str, str], workers: int = 2, app: str = "project.wsgi") -> None:
+        self.env = env
+        self.sms_dir = Path(env["SMS_FILE_PATH"])
+        self.database_url = env["DATABASE_URL"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers))
@@ -171,6 +174,27 @@ def servers(env: dict[str, str], count: int = 2, workers: int = 2):
     finally:
         for server in started:
             server.stop()
+
+
+@contextmanager
+def running_servers(tmp_path: Path, *, count: int = 1, workers: int = 1, setup=(), **overrides):
+    """`count` gunicorn instances on a fresh, migrated database of their own (and the
+    run's Redis), with `base_env` and `overrides` as their environment; `setup` holds
+    management commands (tuples of arguments) to run before they start."""
+    with shared_database(tmp_path) as database_url:
+        env = base_env(database_url, tmp_path / "sms", **overrides)
+        migrate(env)
+        for command in setup:
+            manage(env, *command)
+        with servers(env, count=count, workers=workers) as started:
+            yield started
+
+
+@contextmanager
+def running_server(tmp_path: Path, *, workers: int = 1, setup=(), **overrides):
+    """One instance, as `running_servers` starts them."""
+    with running_servers(tmp_path, workers=workers, setup=setup, **overrides) as (server,):
+        yield server
 
 
 def execute_sql(database_url: str, statement: str, params=()) -> None:

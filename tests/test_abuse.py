@@ -14,9 +14,8 @@ from accounts import sms
 from accounts.models import OTPChallenge, User
 
 from .conftest import SEND_OTP, TOKEN_AUTH, Api
+from .helpers import E164, PHONE
 
-PHONE = "09112223344"
-E164 = "+989112223344"
 STRONG = "correct horse battery staple"
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import OTPChallenge, Session, User
 
-PHONE = "09112223344"
+from .helpers import PHONE
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from accounts import sms
 from accounts.models import OTPChallenge
 
 from .conftest import last_code
-from .test_otp import ExplodingBackend  # noqa: F401  (named by its dotted path below)
-
-PHONE = "09112223344"
 
 # The worker takes its own transactions, as it does in production: no test transaction.
+from .helpers import PHONE
+from .test_otp import ExplodingBackend  # noqa: F401  (named by its dotted path below)
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -1,37 +1,19 @@
 """Races with real threads and real connections: the database decides, once."""
 
 import io
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from accounts import sms
 from accounts.models import OTPChallenge, RefreshToken, Session, User
 
 from .conftest import Api
+from .helpers import PHONE, race
 
-PHONE = "09112223344"
 THREADS = 50
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(action, count=THREADS):
-    """Run `action(i)` in `count` threads released at the same moment."""
-    barrier = Barrier(count)
-
-    def run(i):
-        try:
-            barrier.wait()
-            return action(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def login(password):

@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from .browser import chromium, launch
-from .servers import Server, base_env, codes_sent, free_port, migrate, shared_database
-
-PHONE = "09112223344"
-E164 = "+989112223344"
 
 # The app's code: one helper, called step by step from the test.
+from .helpers import E164, PHONE
+from .servers import codes_sent, free_port, running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
+
+
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>app</title></head><body>
 <script>
@@ -64,18 +66,11 @@ def page_server():
 
 @pytest.fixture
 def app_and_api(tmp_path):
-    with page_server() as page_port, shared_database(tmp_path) as database_url:
-        env = base_env(
-            database_url,
-            tmp_path / "sms",
-            CORS_ALLOWED_ORIGINS=f"http://localhost:{page_port}",
-        )
-        migrate(env)
-        api = Server(env, workers=1)
-        try:
-            yield page_port, api, tmp_path / "sms"
-        finally:
-            api.stop()
+    with (
+        page_server() as page_port,
+        running_server(tmp_path, CORS_ALLOWED_ORIGINS=f"http://localhost:{page_port}") as api,
+    ):
+        yield page_port, api, api.sms_dir
 
 
 @pytest.fixture

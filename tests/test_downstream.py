@@ -8,10 +8,12 @@ import pytest
 
 from accounts import keys
 
-from .servers import Server, base_env, codes_sent, manage, migrate, shared_database
+from .helpers import E164, PHONE
+from .servers import codes_sent, manage, running_server
 
-PHONE = "09112223344"
-E164 = "+989112223344"
+pytestmark = pytest.mark.processes
+
+
 ISSUER = "auth.example.com"
 
 
@@ -19,21 +21,15 @@ ISSUER = "auth.example.com"
 def signing_server(tmp_path):
     key_file = tmp_path / "jwt-keys.pem"
     key_file.write_bytes(keys.to_pem(keys.generate_private_key("ES256")))
-    with shared_database(tmp_path) as database_url:
-        env = base_env(
-            database_url,
-            tmp_path / "sms",
-            JWT_ALGORITHM="ES256",
-            JWT_PRIVATE_KEYS_FILE=str(key_file),
-            JWT_ISSUER=ISSUER,
-            OTP_RESEND_COOLDOWN="0",
-        )
-        migrate(env)
-        server = Server(env, workers=2)
-        try:
-            yield server, env, key_file, tmp_path / "sms"
-        finally:
-            server.stop()
+    with running_server(
+        tmp_path,
+        workers=2,
+        JWT_ALGORITHM="ES256",
+        JWT_PRIVATE_KEYS_FILE=str(key_file),
+        JWT_ISSUER=ISSUER,
+        OTP_RESEND_COOLDOWN="0",
+    ) as server:
+        yield server, server.env, key_file, server.sms_dir
 
 
 def access_token(server, sms_dir) -> str:

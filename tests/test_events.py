@@ -22,8 +22,8 @@ from accounts import events
 from accounts.models import User
 
 from .conftest import last_code
+from .helpers import PHONE
 
-PHONE = "09112223344"
 MASKED = "+98911****344"
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { refreshToken } }"
 PUBLIC = (

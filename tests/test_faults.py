@@ -21,6 +21,9 @@ import pytest
 from .servers import OwnRedis, Server, base_env, free_port, migrate, shared_database
 
 # An outage must be answered within this, given REDIS_TIMEOUT=1 / a 2 s connect timeout.
+pytestmark = pytest.mark.processes
+
+
 HANG_BOUND = 10
 
 
@@ -167,6 +170,7 @@ def own_postgres():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.mark.root
 def test_postgres_stopped_mid_run_gives_503_and_recovers(tmp_path):
     with own_postgres() as (database_url, start, stop):
         env = base_env(database_url, tmp_path / "sms", DATABASE_CONNECT_TIMEOUT="2")

@@ -12,9 +12,9 @@ from graphql import print_schema
 from schema import schema
 
 from .conftest import SEND_OTP
+from .helpers import PHONE
 
 APP = "https://app.example.com"
-PHONE = "09112223344"
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_COMMAND = "python manage.py graphql_schema --schema schema.schema --out schema.graphql"
 

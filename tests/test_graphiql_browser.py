@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 
 from .browser import chromium, launch
-from .servers import ROOT, Server, base_env, manage, migrate, shared_database
+from .servers import ROOT, running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
+
 
 ARTIFACTS = ROOT / "test-artifacts"
 QUERY = '{ userStatus(phoneNumber: "09112223344") { phoneNumber exists hasPassword } }'
@@ -15,20 +18,13 @@ QUERY = '{ userStatus(phoneNumber: "09112223344") { phoneNumber exists hasPasswo
 
 @pytest.fixture
 def graphiql_server(tmp_path):
-    with shared_database(tmp_path) as database_url:
-        env = base_env(
-            database_url,
-            tmp_path / "sms",
-            GRAPHIQL_ENABLED="1",
-            STATIC_ROOT=str(tmp_path / "static"),
-        )
-        migrate(env)
-        manage(env, "collectstatic", "--noinput")
-        server = Server(env, workers=1)
-        try:
-            yield server
-        finally:
-            server.stop()
+    with running_server(
+        tmp_path,
+        setup=[("collectstatic", "--noinput")],
+        GRAPHIQL_ENABLED="1",
+        STATIC_ROOT=str(tmp_path / "static"),
+    ) as server:
+        yield server
 
 
 def test_graphiql_runs_a_query_in_chromium(graphiql_server):

@@ -7,7 +7,8 @@ from django.contrib.auth.hashers import make_password
 import project.settings as production
 from accounts.models import User
 
-PHONE = "09112223344"
+from .helpers import PHONE
+
 STRONG = "correct horse battery staple"
 
 

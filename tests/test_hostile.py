@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from .conftest import SEND_OTP
+from .helpers import PHONE
 
-PHONE = "09112223344"
 ME = "{ me { phoneNumber } }"
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { success } }"
 

@@ -7,8 +7,8 @@ import pytest
 from accounts import sms
 
 from .conftest import SEND_OTP, last_code
+from .helpers import PHONE
 
-PHONE = "09112223344"
 FA_INVALID = "یک شمارهٔ موبایل معتبر وارد کنید."
 EN_INVALID = "Enter a valid mobile number."
 

@@ -6,9 +6,8 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from accounts.models import User
 
 from .conftest import SEND_OTP, TOKEN_AUTH, last_code
+from .helpers import E164, PHONE
 
-PHONE = "09112223344"
-E164 = "+989112223344"
 STATUS = "query($p: String!) { userStatus(phoneNumber: $p) { phoneNumber exists hasPassword } }"
 SET_PASSWORD = """
 mutation($password: String!, $old: String) {

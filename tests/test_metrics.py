@@ -10,11 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .servers import Server, base_env, codes_sent, empty_shared_redis, migrate, shared_database
+from .helpers import E164, PHONE
+from .servers import codes_sent, empty_shared_redis, running_server
 
 TOKEN = "metrics-scraper-token-0123456789"
-PHONE = "09112223344"
-E164 = "+989112223344"
 LOOKUPS = 40
 
 
@@ -22,22 +21,16 @@ LOOKUPS = 40
 def metered(tmp_path):
     empty_shared_redis()
     directory = tmp_path / "prometheus"
-    with shared_database(tmp_path) as database_url:
-        env = base_env(
-            database_url,
-            tmp_path / "sms",
-            METRICS_ENABLED="1",
-            METRICS_TOKEN=TOKEN,
-            PROMETHEUS_MULTIPROC_DIR=str(directory),
-            JWT_REFRESH_TOKEN_REUSE_GRACE="0",
-            STATUS_LOOKUPS_PER_IP_PER_HOUR="1000",
-        )
-        migrate(env)
-        server = Server(env, workers=2)
-        try:
-            yield server, tmp_path / "sms", directory
-        finally:
-            server.stop()
+    with running_server(
+        tmp_path,
+        workers=2,
+        METRICS_ENABLED="1",
+        METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
+        JWT_REFRESH_TOKEN_REUSE_GRACE="0",
+        STATUS_LOOKUPS_PER_IP_PER_HOUR="1000",
+    ) as server:
+        yield server, server.sms_dir, directory
 
 
 def scrape(server, authorization: str | None = None):
@@ -63,6 +56,7 @@ def value(found, name, **labels) -> float:
     return found.get((name, frozenset(labels.items())), 0.0)
 
 
+@pytest.mark.processes
 def test_metrics_add_up_across_workers(metered):
     server, sms_dir, directory = metered
 

@@ -14,9 +14,7 @@ from accounts.models import OTPChallenge
 from accounts.sms.backends.base import BaseSMSBackend
 
 from .conftest import SEND_OTP, TOKEN_AUTH, last_code
-
-PHONE = "09112223344"
-E164 = "+989112223344"
+from .helpers import E164, PHONE
 
 
 def login_status(api, password, phone=PHONE):

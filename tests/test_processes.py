@@ -6,23 +6,13 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 
 import pytest
 
-from .servers import (
-    base_env,
-    codes_sent,
-    empty_shared_redis,
-    manage,
-    migrate,
-    servers,
-    shared_database,
-)
+from .helpers import E164, PHONE, race
+from .servers import codes_sent, empty_shared_redis, running_server, running_servers
 
-PHONE = "09112223344"
-E164 = "+989112223344"
+pytestmark = pytest.mark.processes
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +20,16 @@ def cluster(tmp_path_factory):
     """Two gunicorn instances with two workers each, sharing every backing service."""
     tmp = tmp_path_factory.mktemp("cluster")
     empty_shared_redis()
-    with shared_database(tmp) as database_url:
-        sms_dir = tmp / "sms"
-        env = base_env(
-            database_url,
-            sms_dir,
-            OTP_SENDS_PER_IP_PER_HOUR="1000",
-            STATUS_LOOKUPS_PER_IP_PER_HOUR="1000",
-            LOGIN_FAILURES_PER_IP_PER_HOUR="1000",
-            JWT_REFRESH_TOKEN_REUSE_GRACE="0",
-        )
-        migrate(env)
-        with servers(env, count=2, workers=2) as (a, b):
-            yield a, b, sms_dir, database_url
-
-
-def race(action, count=50):
-    barrier = Barrier(count)
-
-    def run(i):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
+    with running_servers(
+        tmp,
+        count=2,
+        workers=2,
+        OTP_SENDS_PER_IP_PER_HOUR="1000",
+        STATUS_LOOKUPS_PER_IP_PER_HOUR="1000",
+        LOGIN_FAILURES_PER_IP_PER_HOUR="1000",
+        JWT_REFRESH_TOKEN_REUSE_GRACE="0",
+    ) as (a, b):
+        yield a, b, a.sms_dir, a.database_url
 
 
 def test_code_sent_through_one_instance_logs_in_through_the_other(cluster):
@@ -131,11 +107,8 @@ def strict_cluster(tmp_path_factory):
     """Two instances with a per-IP limit of 3 sends an hour."""
     tmp = tmp_path_factory.mktemp("strict")
     empty_shared_redis()
-    with shared_database(tmp) as database_url:
-        env = base_env(database_url, tmp / "sms", OTP_SENDS_PER_IP_PER_HOUR="3")
-        migrate(env)
-        with servers(env, count=2, workers=1) as (a, b):
-            yield a, b
+    with running_servers(tmp, count=2, OTP_SENDS_PER_IP_PER_HOUR="3") as (a, b):
+        yield a, b
 
 
 def test_per_ip_limit_is_one_limit_across_instances(strict_cluster):
@@ -193,19 +166,11 @@ def test_counters_live_in_the_shared_store(cluster):
 def test_json_logs_carry_the_request_id_and_never_the_number(tmp_path):
     import json
 
-    from .servers import Server
-
-    with shared_database(tmp_path) as database_url:
-        env = base_env(database_url, tmp_path / "sms", LOG_FORMAT="json", LOG_LEVEL="INFO")
-        migrate(env)
-        server = Server(env, workers=1)
-        try:
-            server.get(f"/accounts/api/otp/{PHONE}/")
-            status, _, headers = server.get(f"/accounts/api/otp/{PHONE}/")
-            assert status == 429
-            log = server.log_text()
-        finally:
-            server.stop()
+    with running_server(tmp_path, LOG_FORMAT="json", LOG_LEVEL="INFO") as server:
+        server.get(f"/accounts/api/otp/{PHONE}/")
+        status, _, headers = server.get(f"/accounts/api/otp/{PHONE}/")
+        assert status == 429
+        log = server.log_text()
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     refusal = next(r for r in records if "refused" in r["message"])
     assert refusal["request_id"] == headers["X-Request-ID"]
@@ -215,20 +180,13 @@ def test_json_logs_carry_the_request_id_and_never_the_number(tmp_path):
 
 
 def test_static_files_are_served_with_debug_off(tmp_path):
-    from .servers import Server
-
-    with shared_database(tmp_path) as database_url:
-        env = base_env(database_url, tmp_path / "sms", STATIC_ROOT=str(tmp_path / "static"))
-        migrate(env)
-        manage(env, "collectstatic", "--noinput")
-        server = Server(env, workers=1)
-        try:
-            request = urllib.request.Request(server.url + "/static/admin/css/base.css")
-            with urllib.request.urlopen(request, timeout=10) as response:
-                assert response.status == 200
-                assert b"body" in response.read()
-        finally:
-            server.stop()
+    with running_server(
+        tmp_path, setup=[("collectstatic", "--noinput")], STATIC_ROOT=str(tmp_path / "static")
+    ) as server:
+        request = urllib.request.Request(server.url + "/static/admin/css/base.css")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            assert b"body" in response.read()
 
 
 def _chunked_post(server, path: str, body: bytes) -> tuple[int, dict]:

@@ -13,9 +13,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from .helpers import PHONE
 from .servers import free_port
-
-PHONE = "09112223344"
 
 KAVENEGAR_OK = (
     200,
@@ -25,11 +24,13 @@ KAVENEGAR_BAD_NUMBER = (
     411,
     {"return": {"status": 411, "message": "receptor نامعتبر"}, "entries": None},
 )
+
 TWILIO_OK = (201, {"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
 TWILIO_BAD_NUMBER = (
     400,
     {"code": 21211, "message": "The 'To' number +989112223344 is not valid.", "status": 400},
 )
+
 SERVER_ERROR = (500, {"message": "internal error"})
 
 

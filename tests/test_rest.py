@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import User
 
-PHONE = "09112223344"
+from .helpers import PHONE
 
 
 def test_form_bodies_work_like_json(api):

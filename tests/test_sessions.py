@@ -1,13 +1,18 @@
 """Sessions a person can see and end: one row per login, listed and revoked through
 GraphQL, logged out through REST, and refresh tokens from before sessions still working."""
 
+from io import StringIO
+
+import pytest
 import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import RefreshToken, Session, User
 
-PHONE = "09112223344"
+from .helpers import PHONE
+
 SESSIONS = """
 { sessions { id method createdAt lastRefreshedAt expiresAt userAgent clientIp current } }
 """
@@ -168,3 +173,11 @@ def test_expired_sessions_are_purged(api):
         call_command("purge_expired", stdout=out)
         assert "1 expired session(s)" in out.getvalue()
         assert Session.objects.count() == 0
+
+
+def test_the_former_purge_command_still_runs_and_says_it_is_deprecated(db):
+    out, err = StringIO(), StringIO()
+    with pytest.warns(DeprecationWarning, match="purge_expired"):
+        call_command("purge_otps", stdout=out, stderr=err)
+    assert "deprecated" in err.getvalue()
+    assert "expired session(s)" in out.getvalue()

@@ -16,7 +16,8 @@ from django.test import Client
 
 from accounts import keys
 
-PHONE = "09112223344"
+from .helpers import PHONE
+
 ME = "{ me { phoneNumber } }"
 
 

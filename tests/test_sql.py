@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-PHONE = "09112223344"
+from .helpers import PHONE
+
 ME = "{ me { phoneNumber hasPassword } }"
 
 

@@ -4,20 +4,15 @@ A row written behind the service's back shows that the answers do come from the 
 
 from __future__ import annotations
 
+import pytest
 import redis as redis_py
 
-from .servers import (
-    OwnRedis,
-    base_env,
-    codes_sent,
-    execute_sql,
-    manage,
-    migrate,
-    servers,
-    shared_database,
-)
+from .servers import OwnRedis, codes_sent, execute_sql, manage, running_servers
 
 PHONE, E164 = "09112223366", "+989112223366"
+pytestmark = pytest.mark.processes
+
+
 STATUS = f"/accounts/api/status/{PHONE}/"
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { success } }"
 
@@ -30,74 +25,70 @@ def cached_entries(url: str) -> list[bytes]:
 def test_a_status_cached_on_one_server_follows_changes_made_elsewhere(tmp_path):
     own_redis = OwnRedis()
     try:
-        with shared_database(tmp_path) as database_url:
-            env = base_env(
-                database_url,
-                tmp_path / "sms",
-                REDIS_URL=own_redis.url,
-                STATUS_CACHE_SECONDS="3600",  # long enough that staleness would show
+        with running_servers(
+            tmp_path,
+            count=2,
+            REDIS_URL=own_redis.url,
+            STATUS_CACHE_SECONDS="3600",  # long enough that staleness would show
+        ) as (a, b):
+            database_url, env = a.database_url, a.env
+            # No account: the answer is cached (the number itself is not in Redis).
+            assert a.get(STATUS)[0] == 404
+            assert cached_entries(own_redis.url) == [b"0"]
+            assert a.get(STATUS)[0] == 404
+            assert not any(
+                E164.encode() in key for key in redis_py.Redis.from_url(own_redis.url).keys("*")
             )
-            migrate(env)
-            with servers(env, count=2, workers=1) as (a, b):
-                # No account: the answer is cached (the number itself is not in Redis).
-                assert a.get(STATUS)[0] == 404
-                assert cached_entries(own_redis.url) == [b"0"]
-                assert a.get(STATUS)[0] == 404
-                assert not any(
-                    E164.encode() in key for key in redis_py.Redis.from_url(own_redis.url).keys("*")
-                )
 
-                # A row written behind the service's back is not seen while the entry
-                # lives: the answers come from the cache, on every server.
-                account = (
-                    "INSERT INTO accounts_user (phone_number, password, is_superuser, "
-                    "is_active, is_staff, date_joined, failed_logins) "
-                    "VALUES (%s, '!', false, true, false, CURRENT_TIMESTAMP, 0)"
-                )
-                execute_sql(database_url, account, (E164,))
-                assert a.get(STATUS)[0] == 404
-                assert b.get(STATUS)[0] == 404
-                execute_sql(
-                    database_url, "DELETE FROM accounts_user WHERE phone_number = %s", (E164,)
-                )
+            # A row written behind the service's back is not seen while the entry
+            # lives: the answers come from the cache, on every server.
+            account = (
+                "INSERT INTO accounts_user (phone_number, password, is_superuser, "
+                "is_active, is_staff, date_joined, failed_logins) "
+                "VALUES (%s, '!', false, true, false, CURRENT_TIMESTAMP, 0)"
+            )
+            execute_sql(database_url, account, (E164,))
+            assert a.get(STATUS)[0] == 404
+            assert b.get(STATUS)[0] == 404
+            execute_sql(database_url, "DELETE FROM accounts_user WHERE phone_number = %s", (E164,))
 
-                # Sign-up through the other server.
-                assert b.get(f"/accounts/api/otp/{PHONE}/")[0] == 200
-                code = codes_sent(tmp_path / "sms", E164)[-1]
-                status, tokens, _ = b.post(
-                    "/accounts/api/token/", {"phone_number": PHONE, "password": code}
-                )
-                assert status == 200 and tokens["created"] is True
-                assert a.get(STATUS)[:2] == (200, {"password": False})
-                assert a.get(STATUS)[:2] == (200, {"password": False})
+            # Sign-up through the other server.
+            assert b.get(f"/accounts/api/otp/{PHONE}/")[0] == 200
+            code = codes_sent(tmp_path / "sms", E164)[-1]
+            status, tokens, _ = b.post(
+                "/accounts/api/token/", {"phone_number": PHONE, "password": code}
+            )
+            assert status == 200 and tokens["created"] is True
+            assert a.get(STATUS)[:2] == (200, {"password": False})
+            assert a.get(STATUS)[:2] == (200, {"password": False})
 
-                # setPassword through the other server.
-                status, body, _ = b.post(
-                    "/graphql",
-                    {"query": SET_PASSWORD, "variables": {"p": "a long and fine passphrase"}},
-                    headers={"Authorization": f"JWT {tokens['access']}"},
-                )
-                assert status == 200 and body["data"]["setPassword"]["success"] is True
-                assert a.get(STATUS)[:2] == (200, {"password": True})
+            # setPassword through the other server.
+            status, body, _ = b.post(
+                "/graphql",
+                {"query": SET_PASSWORD, "variables": {"p": "a long and fine passphrase"}},
+                headers={"Authorization": f"JWT {tokens['access']}"},
+            )
+            assert status == 200 and body["data"]["setPassword"]["success"] is True
+            assert a.get(STATUS)[:2] == (200, {"password": True})
 
-                # An operator deactivates, then deletes the account, from a third process.
-                manage(
-                    env,
-                    "shell",
-                    "-c",
-                    "from accounts.models import User; "
-                    f"u = User.objects.get(phone_number='{E164}'); u.is_active = False; u.save()",
-                )
-                # A deactivated account still exists (its logins are refused).
-                assert a.get(STATUS)[:2] == (200, {"password": True})
-                manage(
-                    env,
-                    "shell",
-                    "-c",
-                    f"from accounts.models import User; User.objects.filter(phone_number='{E164}')"
-                    ".delete()",
-                )
-                assert a.get(STATUS)[0] == 404
+            # An operator deactivates, then deletes the account, from a third process.
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from accounts.models import User; "
+                f"u = User.objects.get(phone_number='{E164}'); u.is_active = False; u.save()",
+            )
+            # A deactivated account still exists (its logins are refused).
+            assert a.get(STATUS)[:2] == (200, {"password": True})
+            manage(
+                env,
+                "shell",
+                "-c",
+                f"from accounts.models import User; User.objects.filter(phone_number='{E164}')"
+                ".delete()",
+            )
+            assert a.get(STATUS)[0] == 404
 
     finally:
         own_redis.stop()

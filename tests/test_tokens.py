@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import Session
 
-PHONE = "09112223344"
+from .helpers import PHONE
+
 REFRESH = """
 mutation($t: String!) {
   refreshToken(refreshToken: $t) {
