@@ -95,6 +95,12 @@ _KINDS = (
     ),
     ("InvalidInput", "INVALID_INPUT", 400, _("The request body is invalid.")),
     (
+        "StepUpRequired",
+        "STEP_UP_REQUIRED",
+        401,
+        _("Confirm it is you: send a code to your number and give it, or give your password."),
+    ),
+    (
         "ServiceUnavailable",
         "SERVICE_UNAVAILABLE",
         503,
@@ -128,6 +134,7 @@ def _kind(
     Unauthenticated,
     SMSDeliveryFailed,
     InvalidInput,
+    StepUpRequired,
     ServiceUnavailable,
     BadRequest,
     PermissionDenied,

@@ -25,6 +25,10 @@ user_logged_in = Signal()
 login_failed = Signal()
 # user, changed (False the first time a password is set)
 password_set = Signal()
+# user: the fixed password was removed; the account logs in with codes alone
+password_removed = Signal()
+# user_id, phone_number (masked): the account and everything tied to its number are gone
+account_deleted = Signal()
 # user_id, session_id (str), reason ("logout", "user", "password_changed", ...)
 session_revoked = Signal()
 # user_id, session_id (str): a rotated refresh token came back; the session has ended

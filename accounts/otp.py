@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from graphql_jwt.settings import jwt_settings
 from phonenumber_field.phonenumber import PhoneNumber
@@ -216,6 +216,33 @@ def issue(phone_number: PhoneNumber, code: str | None = None) -> IssuedCode:
     """Reserve a send and make its code (`code`, for a test number), in one write."""
     code = code or generate_code()
     return IssuedCode(reserve(phone_number, code=code), code)
+
+
+def consume(phone_number: PhoneNumber, code: str) -> Outcome:
+    """Use the number's live code as a proof, without logging in: a right code is spent,
+    a wrong one counts an attempt (the code dies at `OTP_MAX_ATTEMPTS`)."""
+    now = timezone.now()
+    with transaction.atomic():
+        challenge = (
+            OTPChallenge.objects.select_for_update()
+            .filter(
+                phone_number=phone_number,
+                used_at__isnull=True,
+                expires_at__gt=now,
+                attempts__lt=settings.OTP_MAX_ATTEMPTS,
+            )
+            .exclude(code_hash="")
+            .first()
+        )
+        if challenge is None:
+            return Outcome.NO_LIVE_CODE
+        if constant_time_compare(challenge.code_hash, hash_code(phone_number, code)):
+            challenge.used_at = now
+            challenge.save(update_fields=["used_at"])
+            return Outcome.ACCEPTED
+        challenge.attempts += 1
+        challenge.save(update_fields=["attempts"])
+        return Outcome.REJECTED
 
 
 def withdraw(reservation: Reservation) -> None:

@@ -380,7 +380,7 @@ GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=GRAPHIQL_ENABL
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
 GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=64)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=8)
-# sendOtp, tokenAuth and setPassword fields allowed in one document.
+# Fields that send a code or check a secret (schema/validation.py) allowed in one document.
 GRAPHQL_MAX_SENSITIVE_FIELDS = env.int("GRAPHQL_MAX_SENSITIVE_FIELDS", default=1)
 
 # Prometheus metrics at /metrics (off by default); with a token, scrapers must send

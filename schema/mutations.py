@@ -3,7 +3,7 @@ from typing import Any
 import graphene
 
 from accounts.client_input import client_ip, user_agent
-from accounts.flows import codes, login, passwords, sessions, tokens
+from accounts.flows import account, codes, login, passwords, sessions, tokens
 from accounts.flows.common import TokenPair
 
 from .auth import current_caller
@@ -202,6 +202,67 @@ class RevokeOtherSessions(graphene.Mutation):
         return RevokeOtherSessions(revoked_count=count)
 
 
+class FreshProof:
+    """The arguments of a sensitive change: one of them proves the caller is the owner."""
+
+    code = graphene.String(
+        description="A code sent to the account's number by sendOtp, not used before."
+    )
+    old_password = graphene.String(description="Or the account's password, where it has one.")
+
+
+def with_fresh_proof(use_case, info, code, old_password):
+    """Run a use case that takes a fresh proof, for the caller of this request."""
+    return use_case(
+        caller=current_caller(info.context),
+        client_ip=client_ip(info.context),
+        code=code,
+        old_password=old_password,
+    )
+
+
+class RemovePassword(graphene.Mutation):
+    class Meta:
+        name = "RemovePasswordPayload"
+        description = (
+            "Remove the fixed password, so the account logs in with codes alone (needs "
+            "`Authorization: JWT <token>` and a fresh proof: `code` or `oldPassword`). "
+            "Every other session ends; this one goes on."
+        )
+
+    class Arguments(FreshProof):
+        pass
+
+    removed = graphene.Boolean(
+        required=True, description="True once removed; false when there was no password."
+    )
+
+    @staticmethod
+    def mutate(root, info, code=None, old_password=None):
+        removed = with_fresh_proof(passwords.remove_password, info, code, old_password)
+        return RemovePassword(removed=removed)
+
+
+class DeleteAccount(graphene.Mutation):
+    class Meta:
+        name = "DeleteAccountPayload"
+        description = (
+            "Delete your account and everything tied to its number: sessions, refresh "
+            "tokens, codes (needs `Authorization: JWT <token>` and a fresh proof: `code` or "
+            "`oldPassword`). The number can sign up afresh."
+        )
+
+    class Arguments(FreshProof):
+        pass
+
+    deleted = graphene.Boolean(required=True, description="True once the account is gone.")
+
+    @staticmethod
+    def mutate(root, info, code=None, old_password=None):
+        with_fresh_proof(account.delete_account, info, code, old_password)
+        return DeleteAccount(deleted=True)
+
+
 class Mutation(graphene.ObjectType):
     send_otp = SendOtp.Field(description=SendOtp._meta.description)
     token_auth = TokenAuth.Field(description=TokenAuth._meta.description)
@@ -213,3 +274,5 @@ class Mutation(graphene.ObjectType):
     revoke_other_sessions = RevokeOtherSessions.Field(
         description=RevokeOtherSessions._meta.description
     )
+    remove_password = RemovePassword.Field(description=RemovePassword._meta.description)
+    delete_account = DeleteAccount.Field(description=DeleteAccount._meta.description)

@@ -28,7 +28,11 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 # Root fields that send an SMS or check a secret.
-SENSITIVE_FIELDS = frozenset({"sendOtp", "tokenAuth", "setPassword"})
+# The fields that send a code or check a secret: one per document, so aliases cannot
+# batch guesses or sends.
+SENSITIVE_FIELDS = frozenset(
+    {"sendOtp", "tokenAuth", "setPassword", "removePassword", "deleteAccount"}
+)
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
 
@@ -110,7 +114,7 @@ class DocumentLimitsRule(ValidationRule):
             (
                 cost.sensitive,
                 settings.GRAPHQL_MAX_SENSITIVE_FIELDS,
-                "sendOtp/tokenAuth/setPassword fields",
+                "fields that send a code or check a secret",
             ),
         )
         for value, limit, what in checks:

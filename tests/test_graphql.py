@@ -56,6 +56,8 @@ def test_schema_has_the_documented_operations():
         "setPassword",
         "revokeSession",
         "revokeOtherSessions",
+        "removePassword",
+        "deleteAccount",
     }
 
 

@@ -11,6 +11,7 @@ from .. import events, passwords, sessions
 from ..errors import InvalidCredentials, InvalidInput, InvalidPassword
 from ..models import Session
 from .common import MAX_SECRET_LENGTH, Caller, Client, TokenPair, open_session, signed_in, use_case
+from .proof import require_fresh_proof
 from .sessions import session_uuid
 
 
@@ -53,3 +54,24 @@ def set_password(
         client = Client(current.client_ip, current.user_agent) if current else Client("")
         method = current.method if current else Session.Method.PASSWORD
         return open_session(user, method, client)
+
+
+@use_case(caller="caller", client_ip="client_ip")
+def remove_password(
+    *, caller: Caller | None, client_ip: str, code: object = None, old_password: object = None
+) -> bool:
+    """Go back to a code-only account, with a fresh proof; every other session ends and
+    the caller's goes on. False when the account had no password to remove."""
+    caller = signed_in(caller)
+    user = caller.user
+    require_fresh_proof(user, code=code, old_password=old_password, client_ip=client_ip)
+    if not user.has_usable_password():
+        return False
+    with transaction.atomic():
+        events.announce(events.password_removed, user=user)
+        user.set_unusable_password()
+        user.failed_logins, user.locked_until = 0, None
+        user.save(update_fields=["password", "failed_logins", "locked_until"])
+        current = session_uuid(caller.session_id)
+        sessions.end_all(user, Session.Reason.PASSWORD_CHANGED, except_id=current)
+    return True

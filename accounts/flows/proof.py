@@ -1,0 +1,42 @@
+"""A fresh proof for a sensitive change (step-up): a valid access token alone is never
+enough. The proof is a code sent to the account's number by `sendOtp` and not used
+before, or, where the account has one, its password."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from .. import otp, passwords
+from ..errors import InvalidCredentials, StepUpRequired
+from ..models import User
+from ..phone import to_ascii_digits
+from .common import MAX_SECRET_LENGTH
+from .login import counting_failures
+
+
+def require_fresh_proof(user: User, *, code: object, old_password: object, client_ip: str) -> None:
+    """Refuse the change unless `code` or `old_password` proves the caller is the
+    account's owner now. No proof: `StepUpRequired`. A wrong one: `InvalidCredentials`,
+    counted against the per-IP failure budget (and, for a password, the account's
+    lockout) as a failed login is."""
+    has_code = isinstance(code, str) and code != ""
+    has_password = isinstance(old_password, str) and old_password != ""
+    if not (has_code or has_password):
+        raise StepUpRequired(reason="no code or password given")
+    with counting_failures(client_ip):
+        if has_code:
+            digits = to_ascii_digits(str(code))
+            outcome = otp.Outcome.REJECTED
+            if otp.looks_like_code(digits):
+                outcome = otp.consume(user.phone_number, digits)
+            if outcome is not otp.Outcome.ACCEPTED:
+                raise InvalidCredentials(reason=f"step-up code {outcome.value}")
+            return
+        if not user.has_usable_password() or len(str(old_password)) > MAX_SECRET_LENGTH:
+            raise InvalidCredentials(_("The old password is incorrect."), reason="no password")
+        try:
+            passwords.check(user, str(old_password))
+        except InvalidCredentials:
+            raise InvalidCredentials(
+                _("The old password is incorrect."), reason="wrong old password"
+            ) from None

@@ -1,0 +1,171 @@
+"""Sensitive changes take a fresh proof: a code sent to the account's number and not used
+before, or its password. A valid access token alone is never enough."""
+
+from contextlib import contextmanager
+
+import pytest
+
+from accounts import events
+from accounts.models import OTPChallenge, Session, User
+
+from .conftest import last_code
+from .helpers import OTHER_PHONE, PHONE
+
+REMOVE_PASSWORD = """
+mutation($code: String, $old: String) {
+  removePassword(code: $code, oldPassword: $old) { removed }
+}
+"""
+DELETE_ACCOUNT = """
+mutation($code: String, $old: String) { deleteAccount(code: $code, oldPassword: $old) { deleted } }
+"""
+SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { token refreshToken } }"
+PASSWORD = "a long and fine passphrase"
+ME = "{ me { phoneNumber hasPassword } }"
+STATUS = "query($p: String!) { userStatus(phoneNumber: $p) { exists hasPassword } }"
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+@pytest.fixture(params=[REMOVE_PASSWORD, DELETE_ACCOUNT], ids=["removePassword", "deleteAccount"])
+def change(request):
+    return request.param
+
+
+@pytest.fixture
+def signed_up(api):
+    """An account with a password and a second session, as its owner's phone holds it."""
+    tokens = api.sign_up(PHONE)
+    answer = api.gql(SET_PASSWORD, {"p": PASSWORD}, token=tokens["access"])
+    pair = answer.data["setPassword"]
+    other = api.login(PHONE, PASSWORD)
+    return {"access": pair["token"], "refresh": pair["refreshToken"], "other": other}
+
+
+def test_an_access_token_alone_is_refused(api, signed_up, change):
+    answer = api.gql(change, token=signed_up["access"])
+    assert answer.error_codes == ["STEP_UP_REQUIRED"]
+    assert User.objects.get().has_usable_password()
+
+
+def test_no_token_is_unauthenticated(api, signed_up, change):
+    assert api.gql(change, {"old": PASSWORD}).error_codes == ["UNAUTHENTICATED"]
+
+
+def test_a_wrong_used_or_foreign_code_is_refused(api, signed_up, change):
+    token = signed_up["access"]
+    code = api.new_code(PHONE)
+    assert api.gql(change, {"code": wrong(code)}, token=token).error_codes == [
+        "INVALID_CREDENTIALS"
+    ]
+    assert OTPChallenge.objects.get(phone_number="+989112223344").attempts == 1
+    # A code of another number proves nothing about this one.
+    foreign = api.send_code(OTHER_PHONE)
+    assert api.gql(change, {"code": foreign}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    # A code spent on a login is spent.
+    api.login(PHONE, code)
+    assert api.gql(change, {"code": code}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    assert User.objects.filter(phone_number="+989112223344").get().has_usable_password()
+
+
+def test_a_wrong_password_counts_towards_the_lockout(api, signed_up, change, settings):
+    settings.PASSWORD_LOCKOUT_THRESHOLD = 2
+    token = signed_up["access"]
+    for _ in range(2):
+        answer = api.gql(change, {"old": "not the password"}, token=token)
+        assert answer.error_codes == ["INVALID_CREDENTIALS"]
+    assert api.gql(change, {"old": PASSWORD}, token=token).error_codes == ["RATE_LIMITED"]
+
+
+def test_a_code_cannot_be_guessed_past_its_attempt_cap(api, signed_up, change, settings):
+    token = signed_up["access"]
+    code = api.new_code(PHONE)
+    for _ in range(settings.OTP_MAX_ATTEMPTS):
+        api.gql(change, {"code": wrong(code)}, token=token)
+    assert api.gql(change, {"code": code}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+
+
+@contextmanager
+def hearing(signal):
+    heard = []
+
+    def receiver(sender, signal, **kwargs):
+        heard.append(kwargs)
+
+    signal.connect(receiver)
+    try:
+        yield heard
+    finally:
+        signal.disconnect(receiver)
+
+
+def test_remove_password_with_a_code_ends_every_other_session(
+    api, signed_up, django_capture_on_commit_callbacks
+):
+    code = api.new_code(PHONE)
+    with (
+        hearing(events.password_removed) as heard,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        answer = api.gql(REMOVE_PASSWORD, {"code": code}, token=signed_up["access"])
+    assert answer.data == {"removePassword": {"removed": True}}
+    assert heard == [{"user": User.objects.get()}]
+    assert api.gql(ME, token=signed_up["access"]).data["me"]["hasPassword"] is False
+    assert api.gql(STATUS, {"p": PHONE}).data["userStatus"]["hasPassword"] is False
+    refused = api.post("/accounts/api/token/", {"phone_number": PHONE, "password": PASSWORD})
+    assert refused.json()["code"] == "INVALID_CREDENTIALS"
+    # The caller's session goes on; the other device's has ended.
+    mine = api.post("/accounts/api/token/refresh/", {"refresh": signed_up["refresh"]})
+    assert mine.status_code == 200
+    other = api.post("/accounts/api/token/refresh/", {"refresh": signed_up["other"]["refresh"]})
+    assert other.json()["code"] == "token_not_valid"
+    # Once code-only, there is nothing left to remove, and no password proves anything.
+    again = api.gql(REMOVE_PASSWORD, {"code": api.new_code(PHONE)}, token=signed_up["access"])
+    assert again.data == {"removePassword": {"removed": False}}
+
+
+def test_delete_account_removes_everything_tied_to_the_number(
+    api, signed_up, django_capture_on_commit_callbacks
+):
+    user_id = User.objects.get().pk
+    with (
+        hearing(events.account_deleted) as heard,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        answer = api.gql(DELETE_ACCOUNT, {"old": PASSWORD}, token=signed_up["access"])
+    assert answer.data == {"deleteAccount": {"deleted": True}}
+    assert heard == [{"user_id": user_id, "phone_number": "+98911****344"}]
+    assert User.objects.count() == 0 and Session.objects.count() == 0
+    assert OTPChallenge.objects.count() == 0
+    assert api.gql(STATUS, {"p": PHONE}).data["userStatus"] == {
+        "exists": False,
+        "hasPassword": False,
+    }
+    assert api.get(f"/accounts/api/status/{PHONE}/").status_code == 404
+    # Its tokens are dead, and the number signs up afresh.
+    assert api.gql(ME, token=signed_up["access"]).error_codes == ["INVALID_TOKEN"]
+    refresh = api.post("/accounts/api/token/refresh/", {"refresh": signed_up["refresh"]})
+    assert refresh.status_code == 401
+    assert api.login(PHONE, api.send_code(PHONE))["created"] is True
+
+
+def test_a_code_only_account_deletes_itself_with_a_code(api):
+    tokens = api.sign_up(PHONE)
+    assert api.gql(DELETE_ACCOUNT, {"old": "x"}, token=tokens["access"]).error_codes == [
+        "INVALID_CREDENTIALS"
+    ]
+    code = api.new_code(PHONE)
+    answer = api.gql(DELETE_ACCOUNT, {"code": code}, token=tokens["access"])
+    assert answer.data == {"deleteAccount": {"deleted": True}}
+    assert User.objects.count() == 0
+    assert last_code() == code
+
+
+def test_one_sensitive_field_per_document(api, signed_up):
+    document = (
+        'mutation { a: deleteAccount(oldPassword: "x") { deleted } '
+        'b: deleteAccount(oldPassword: "y") { deleted } }'
+    )
+    assert api.gql(document, token=signed_up["access"]).error_codes == ["QUERY_TOO_COMPLEX"]
