@@ -27,6 +27,8 @@ login_failed = Signal()
 password_set = Signal()
 # user: the fixed password was removed; the account logs in with codes alone
 password_removed = Signal()
+# user, old_phone_number, new_phone_number (both masked)
+phone_number_changed = Signal()
 # user_id, phone_number (masked): the account and everything tied to its number are gone
 account_deleted = Signal()
 # user_id, session_id (str), reason ("logout", "user", "password_changed", ...)

@@ -104,6 +104,7 @@ class Session(models.Model):
         PASSWORD_CHANGED = "password_changed", "password changed"
         REUSE_DETECTED = "reuse_detected", "reuse detected"
         ADMIN = "admin", "revoked by an admin"
+        NUMBER_CHANGED = "number_changed", "phone number changed"
 
     USER_AGENT_LENGTH = 256
 

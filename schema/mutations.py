@@ -1,3 +1,4 @@
+import functools
 from typing import Any
 
 import graphene
@@ -263,6 +264,39 @@ class DeleteAccount(graphene.Mutation):
         return DeleteAccount(deleted=True)
 
 
+class ChangePhoneNumber(graphene.Mutation):
+    class Meta:
+        name = "ChangePhoneNumberPayload"
+        description = (
+            "Move your account to a new number (needs `Authorization: JWT <token>`, a code "
+            "sent to the new number as `newNumberCode`, and a fresh proof of the current "
+            "owner: `code`, sent to the current number, or `oldPassword`). Every other "
+            "session ends; refresh this one's tokens to carry the new number."
+        )
+
+    class Arguments(FreshProof):
+        new_phone_number = graphene.String(required=True, description=PHONE_ARGUMENT)
+        new_number_code = graphene.String(
+            required=True, description="The code sendOtp texted to the new number."
+        )
+
+    user = graphene.Field(User, required=True, description="The account, with its new number.")
+
+    @staticmethod
+    def mutate(root, info, new_phone_number, new_number_code, code=None, old_password=None):
+        user = with_fresh_proof(
+            functools.partial(
+                account.change_phone_number,
+                new_phone_number=new_phone_number,
+                new_number_code=new_number_code,
+            ),
+            info,
+            code,
+            old_password,
+        )
+        return ChangePhoneNumber(user=user)
+
+
 class Mutation(graphene.ObjectType):
     send_otp = SendOtp.Field(description=SendOtp._meta.description)
     token_auth = TokenAuth.Field(description=TokenAuth._meta.description)
@@ -275,4 +309,5 @@ class Mutation(graphene.ObjectType):
         description=RevokeOtherSessions._meta.description
     )
     remove_password = RemovePassword.Field(description=RemovePassword._meta.description)
+    change_phone_number = ChangePhoneNumber.Field(description=ChangePhoneNumber._meta.description)
     delete_account = DeleteAccount.Field(description=DeleteAccount._meta.description)

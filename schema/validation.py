@@ -31,7 +31,14 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 # The fields that send a code or check a secret: one per document, so aliases cannot
 # batch guesses or sends.
 SENSITIVE_FIELDS = frozenset(
-    {"sendOtp", "tokenAuth", "setPassword", "removePassword", "deleteAccount"}
+    {
+        "sendOtp",
+        "tokenAuth",
+        "setPassword",
+        "removePassword",
+        "changePhoneNumber",
+        "deleteAccount",
+    }
 )
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 

@@ -9,7 +9,7 @@ from accounts import sms
 from accounts.models import OTPChallenge, RefreshToken, Session, User
 
 from .conftest import Api
-from .helpers import PHONE, race
+from .helpers import OTHER_PHONE, PHONE, race
 
 THREADS = 50
 
@@ -106,3 +106,24 @@ def test_purge_runs_safely_on_several_instances_at_once():
         .status_code
         == 200
     )
+
+
+def test_two_accounts_racing_for_one_new_number_end_with_one_owner():
+    from .test_lifecycle import CHANGE_NUMBER, NEW_E164, NEW_PHONE
+
+    api = Api(Client())
+    callers = []
+    for phone in (PHONE, OTHER_PHONE):
+        access = api.sign_up(phone)["access"]
+        callers.append((access, api.new_code(phone)))
+    new_code = api.send_code(NEW_PHONE)
+
+    def change(i):
+        access, own_code = callers[i]
+        variables = {"new": NEW_PHONE, "newCode": new_code, "code": own_code}
+        return Api(Client()).gql(CHANGE_NUMBER, variables, token=access)
+
+    answers = race(change, count=2)
+    assert sorted(bool(a.errors) for a in answers) == [False, True]
+    assert User.objects.filter(phone_number=NEW_E164).count() == 1
+    assert User.objects.count() == 2

@@ -57,6 +57,7 @@ def test_schema_has_the_documented_operations():
         "revokeSession",
         "revokeOtherSessions",
         "removePassword",
+        "changePhoneNumber",
         "deleteAccount",
     }
 

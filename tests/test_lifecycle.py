@@ -169,3 +169,63 @@ def test_one_sensitive_field_per_document(api, signed_up):
         'b: deleteAccount(oldPassword: "y") { deleted } }'
     )
     assert api.gql(document, token=signed_up["access"]).error_codes == ["QUERY_TOO_COMPLEX"]
+
+
+CHANGE_NUMBER = """
+mutation($new: String!, $newCode: String!, $code: String, $old: String) {
+  changePhoneNumber(
+    newPhoneNumber: $new, newNumberCode: $newCode, code: $code, oldPassword: $old
+  ) { user { phoneNumber hasPassword } }
+}
+"""
+NEW_PHONE, NEW_E164 = "09125556677", "+989125556677"
+
+
+def test_a_number_change_needs_both_proofs(api, signed_up):
+    token = signed_up["access"]
+    new_code = api.send_code(NEW_PHONE)
+    no_owner = api.gql(CHANGE_NUMBER, {"new": NEW_PHONE, "newCode": new_code}, token=token)
+    assert no_owner.error_codes == ["STEP_UP_REQUIRED"]
+    wrong_new = {"new": NEW_PHONE, "newCode": wrong(new_code), "old": PASSWORD}
+    assert api.gql(CHANGE_NUMBER, wrong_new, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    # The current number's code does not prove the new SIM.
+    own_code = api.new_code(PHONE)
+    mixed = {"new": NEW_PHONE, "newCode": own_code, "old": PASSWORD}
+    assert api.gql(CHANGE_NUMBER, mixed, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    assert User.objects.get(pk=User.objects.get().pk).phone_number == "+989112223344"
+
+
+def test_a_number_change_moves_the_account_and_ends_other_sessions(api, signed_up):
+    token = signed_up["access"]
+    variables = {"new": NEW_PHONE, "newCode": api.send_code(NEW_PHONE), "old": PASSWORD}
+    answer = api.gql(CHANGE_NUMBER, variables, token=token)
+    assert answer.data == {
+        "changePhoneNumber": {"user": {"phoneNumber": NEW_E164, "hasPassword": True}}
+    }
+    assert api.gql(STATUS, {"p": PHONE}).data["userStatus"]["exists"] is False
+    assert api.gql(STATUS, {"p": NEW_PHONE}).data["userStatus"]["exists"] is True
+    mine = api.post("/accounts/api/token/refresh/", {"refresh": signed_up["refresh"]})
+    assert mine.status_code == 200
+    assert api.gql(ME, token=mine.json()["access"]).data["me"]["phoneNumber"] == NEW_E164
+    other = api.post("/accounts/api/token/refresh/", {"refresh": signed_up["other"]["refresh"]})
+    assert other.json()["code"] == "token_not_valid"
+    assert api.login(NEW_PHONE, PASSWORD)["created"] is False
+    # The old number is free: it signs up as a new account.
+    assert api.login(PHONE, api.new_code(PHONE))["created"] is True
+
+
+def test_a_number_with_an_account_is_taken(api, signed_up):
+    api.sign_up(NEW_PHONE)
+    variables = {"new": NEW_PHONE, "newCode": api.new_code(NEW_PHONE), "old": PASSWORD}
+    answer = api.gql(CHANGE_NUMBER, variables, token=signed_up["access"])
+    assert answer.error_codes == ["PHONE_NUMBER_TAKEN"]
+    own = {"new": PHONE, "newCode": "123456", "old": PASSWORD}
+    assert api.gql(CHANGE_NUMBER, own, token=signed_up["access"]).error_codes == [
+        "PHONE_NUMBER_TAKEN"
+    ]
+
+
+def test_a_number_that_cannot_get_codes_is_refused(api, signed_up):
+    variables = {"new": "02188776655", "newCode": "123456", "old": PASSWORD}
+    answer = api.gql(CHANGE_NUMBER, variables, token=signed_up["access"])
+    assert answer.error_codes == ["INVALID_PHONE_NUMBER"]

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .. import events, limits, status_cache
-from ..errors import InvalidPhoneNumber
-from ..models import OTPChallenge
-from ..phone import mask_phone, normalize_phone
+from .. import events, limits, sessions, status_cache
+from ..errors import InvalidPhoneNumber, PhoneNumberTaken
+from ..models import OTPChallenge, Session, User
+from ..phone import is_sms_eligible, mask_phone, normalize_phone
 from ..redis_client import RoundTrip
 from ..sql import user as user_sql
 from .common import Caller, signed_in, use_case
-from .proof import require_fresh_proof
+from .proof import require_code_of, require_fresh_proof
+from .sessions import session_uuid
 
 logger = logging.getLogger("accounts")
 
@@ -71,3 +72,46 @@ def delete_account(
         OTPChallenge.objects.filter(phone_number=phone).delete()
         user.delete()  # sessions and refresh tokens go with it; the status entry is marked
     logger.info("Account deleted for %s", mask_phone(phone))
+
+
+@use_case(caller="caller", client_ip="client_ip")
+def change_phone_number(
+    *,
+    caller: Caller | None,
+    new_phone_number: object,
+    new_number_code: object,
+    client_ip: str,
+    code: object = None,
+    old_password: object = None,
+) -> User:
+    """Move the caller's account to a new number: `new_number_code` (texted to the new
+    number) proves the new SIM, `code` or `old_password` the current owner. Every other
+    session ends; the caller's goes on. `PhoneNumberTaken` when another account has the
+    number, also when two callers race for it (one wins)."""
+    caller = signed_in(caller)
+    user = caller.user
+    new = normalize_phone(new_phone_number)
+    if not is_sms_eligible(new):
+        raise InvalidPhoneNumber(reason="not a mobile number in an allowed region")
+    if new == user.phone_number or User.objects.filter(phone_number=new).exists():
+        raise PhoneNumberTaken(reason="the new number has an account")
+    require_fresh_proof(user, code=code, old_password=old_password, client_ip=client_ip)
+    require_code_of(new, new_number_code, client_ip=client_ip)
+    old = user.phone_number
+    try:
+        with transaction.atomic():
+            user.phone_number = new
+            user.save(update_fields=["phone_number"])  # marks both numbers' statuses
+            ended = Session.Reason.NUMBER_CHANGED
+            sessions.end_all(user, ended, except_id=session_uuid(caller.session_id))
+            events.announce(
+                events.phone_number_changed,
+                user=user,
+                old_phone_number=mask_phone(old),
+                new_phone_number=mask_phone(new),
+            )
+    except IntegrityError:
+        user.phone_number = old
+        raise PhoneNumberTaken(reason="taken while the change was made") from None
+    logger.info("Number changed from %s to %s", mask_phone(old), mask_phone(new))
+    return user

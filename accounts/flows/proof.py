@@ -5,6 +5,7 @@ before, or, where the account has one, its password."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import PhoneNumber
 
 from .. import otp, passwords
 from ..errors import InvalidCredentials, StepUpRequired
@@ -23,15 +24,10 @@ def require_fresh_proof(user: User, *, code: object, old_password: object, clien
     has_password = isinstance(old_password, str) and old_password != ""
     if not (has_code or has_password):
         raise StepUpRequired(reason="no code or password given")
+    if has_code:
+        require_code_of(user.phone_number, code, client_ip=client_ip)
+        return
     with counting_failures(client_ip):
-        if has_code:
-            digits = to_ascii_digits(str(code))
-            outcome = otp.Outcome.REJECTED
-            if otp.looks_like_code(digits):
-                outcome = otp.consume(user.phone_number, digits)
-            if outcome is not otp.Outcome.ACCEPTED:
-                raise InvalidCredentials(reason=f"step-up code {outcome.value}")
-            return
         if not user.has_usable_password() or len(str(old_password)) > MAX_SECRET_LENGTH:
             raise InvalidCredentials(_("The old password is incorrect."), reason="no password")
         try:
@@ -40,3 +36,15 @@ def require_fresh_proof(user: User, *, code: object, old_password: object, clien
             raise InvalidCredentials(
                 _("The old password is incorrect."), reason="wrong old password"
             ) from None
+
+
+def require_code_of(phone: PhoneNumber, code: object, *, client_ip: str) -> None:
+    """Refuse unless `code` is the live code `sendOtp` texted to `phone` (which proves
+    the caller holds that number now): spent when right, an attempt when wrong."""
+    with counting_failures(client_ip):
+        digits = to_ascii_digits(code) if isinstance(code, str) else ""
+        outcome = otp.Outcome.REJECTED
+        if otp.looks_like_code(digits):
+            outcome = otp.consume(phone, digits)
+        if outcome is not otp.Outcome.ACCEPTED:
+            raise InvalidCredentials(reason=f"code {outcome.value}")
