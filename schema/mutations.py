@@ -40,6 +40,25 @@ class TokenPairFields:
         )
 
 
+class FreshProof:
+    """The arguments of a sensitive change: one of them proves the caller is the owner."""
+
+    code = graphene.String(
+        description="A code sent to the account's number by sendOtp, not used before."
+    )
+    old_password = graphene.String(description="Or the account's password, where it has one.")
+
+
+def with_fresh_proof(use_case, info, code, old_password):
+    """Run a use case that takes a fresh proof, for the caller of this request."""
+    return use_case(
+        caller=current_caller(info.context),
+        client_ip=client_ip(info.context),
+        code=code,
+        old_password=old_password,
+    )
+
+
 class SendOtp(graphene.Mutation):
     class Meta:
         name = "SendOtpPayload"
@@ -143,25 +162,22 @@ class SetPassword(TokenPairFields, graphene.Mutation):
         name = "SetPasswordPayload"
         description = (
             "Set or change the fixed password of the logged-in account (needs "
-            "`Authorization: JWT <token>`). Every refresh token of the account is revoked "
-            "and a new pair is returned, so other devices must log in again."
+            "`Authorization: JWT <token>` and a fresh proof: `code` for a first password, "
+            "`oldPassword` or `code` for a change). Every refresh token of the account is "
+            "revoked and a new pair is returned, so other devices must log in again."
         )
 
-    class Arguments:
+    class Arguments(FreshProof):
         password = graphene.String(
             required=True, description="The new password; it must pass the password rules."
-        )
-        old_password = graphene.String(
-            description="The current password; required when one is set."
         )
 
     success = graphene.Boolean(required=True, description="True once the password is set.")
 
     @classmethod
-    def mutate(cls, root, info, password, old_password=None):
-        pair = passwords.set_password(
-            caller=current_caller(info.context), password=password, old_password=old_password
-        )
+    def mutate(cls, root, info, password, old_password=None, code=None):
+        set_password = functools.partial(passwords.set_password, password=password)
+        pair = with_fresh_proof(set_password, info, code, old_password)
         return cls.from_pair(pair, success=True)
 
 
@@ -201,25 +217,6 @@ class RevokeOtherSessions(graphene.Mutation):
     def mutate(root, info):
         count = sessions.revoke_other_sessions(caller=current_caller(info.context))
         return RevokeOtherSessions(revoked_count=count)
-
-
-class FreshProof:
-    """The arguments of a sensitive change: one of them proves the caller is the owner."""
-
-    code = graphene.String(
-        description="A code sent to the account's number by sendOtp, not used before."
-    )
-    old_password = graphene.String(description="Or the account's password, where it has one.")
-
-
-def with_fresh_proof(use_case, info, code, old_password):
-    """Run a use case that takes a fresh proof, for the caller of this request."""
-    return use_case(
-        caller=current_caller(info.context),
-        client_ip=client_ip(info.context),
-        code=code,
-        old_password=old_password,
-    )
 
 
 class RemovePassword(graphene.Mutation):

@@ -111,6 +111,14 @@ class Api:
     def sign_up(self, phone: str = "09112223344") -> dict:
         return self.login(phone, self.send_code(phone))
 
+    def set_password(self, token: str, password: str, phone: str = "09112223344") -> dict:
+        """setPassword as a client does it: a fresh code to the number, then the mutation
+        with it (the proof a first password takes)."""
+        variables = {"p": password, "code": self.new_code(phone)}
+        result = self.gql(SET_PASSWORD_WITH_CODE, variables, token=token)
+        assert result.data and result.data["setPassword"], result.body
+        return result.data["setPassword"]
+
 
 def last_code() -> str:
     body = sms.outbox[-1].body
@@ -140,6 +148,11 @@ def api(db) -> Api:
     return Api(Client())
 
 
+SET_PASSWORD_WITH_CODE = """
+mutation($p: String!, $code: String) {
+  setPassword(password: $p, code: $code) { success token refreshToken }
+}
+"""
 TOKEN_AUTH = """
 mutation Login($phone: String!, $password: String!) {
   tokenAuth(phoneNumber: $phone, password: $password) {

@@ -25,7 +25,9 @@ from .conftest import last_code
 from .helpers import PHONE
 
 MASKED = "+98911****344"
-SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { refreshToken } }"
+SET_PASSWORD = """
+mutation($p: String!, $code: String) { setPassword(password: $p, code: $code) { refreshToken } }
+"""
 PUBLIC = (
     "code_sent",
     "user_signed_up",
@@ -126,8 +128,10 @@ def test_failed_logins_say_why(api, heard, settings):
 
 def test_password_set_and_sessions_ended_are_announced(api, heard):
     tokens = api.sign_up(PHONE)
+    code = api.new_code(PHONE)
     heard.clear()
-    api.gql(SET_PASSWORD, {"p": "a brand new passphrase"}, token=tokens["access"])
+    variables = {"p": "a brand new passphrase", "code": code}
+    api.gql(SET_PASSWORD, variables, token=tokens["access"])
     user = User.objects.get()
     assert names(heard) == ["password_set", "session_revoked"]
     assert heard[0][1] == {"user": user, "changed": False, "in_transaction": False}

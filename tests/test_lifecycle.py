@@ -38,8 +38,7 @@ def change(request):
 def signed_up(api):
     """An account with a password and a second session, as its owner's phone holds it."""
     tokens = api.sign_up(PHONE)
-    answer = api.gql(SET_PASSWORD, {"p": PASSWORD}, token=tokens["access"])
-    pair = answer.data["setPassword"]
+    pair = api.set_password(tokens["access"], PASSWORD)
     other = api.login(PHONE, PASSWORD)
     return {"access": pair["token"], "refresh": pair["refreshToken"], "other": other}
 

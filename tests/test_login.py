@@ -58,8 +58,7 @@ def test_scenario_2_returning_user_logs_in_with_a_new_code(api):
 
 def test_scenario_3_set_a_password_then_log_in_with_it(api):
     tokens = api.sign_up(PHONE)
-    result = api.gql(SET_PASSWORD, {"password": STRONG}, token=tokens["access"])
-    assert result.data["setPassword"]["success"] is True
+    assert api.set_password(tokens["access"], STRONG)["success"] is True
     assert api.get(f"/accounts/api/status/{PHONE}/").json() == {"password": True}
     status = api.gql(STATUS, {"p": PHONE}).data["userStatus"]
     assert status["hasPassword"] is True
@@ -71,7 +70,7 @@ def test_scenario_3_set_a_password_then_log_in_with_it(api):
 
 def test_a_user_with_a_password_can_still_log_in_with_a_code(api):
     tokens = api.sign_up(PHONE)
-    api.gql(SET_PASSWORD, {"password": STRONG}, token=tokens["access"])
+    api.set_password(tokens["access"], STRONG)
     assert api.login(PHONE, api.new_code(PHONE))["created"] is False
 
 
@@ -96,7 +95,7 @@ def test_every_failure_gives_the_same_answer(api):
     attempt("09350001122", "123456")  # unknown number
     tokens = api.sign_up(PHONE)
     attempt(PHONE, "123456")  # used code, no live one
-    api.gql(SET_PASSWORD, {"password": STRONG}, token=tokens["access"])
+    api.set_password(tokens["access"], STRONG)
     attempt(PHONE, "not the password")  # wrong password
     assert len(answers) == 2  # one REST body, one GraphQL error
 
@@ -150,10 +149,12 @@ def test_set_password_rules(api):
     bad_token = api.gql(SET_PASSWORD, {"password": STRONG}, token="not.a.token")
     assert bad_token.error_codes == ["INVALID_TOKEN"]
 
-    first = api.gql(SET_PASSWORD, {"password": STRONG}, token=tokens["access"])
-    token = first.data["setPassword"]["token"]
+    # A first password takes a fresh code: the access token alone is not enough.
+    no_code = api.gql(SET_PASSWORD, {"password": STRONG}, token=tokens["access"])
+    assert no_code.error_codes == ["STEP_UP_REQUIRED"]
+    token = api.set_password(tokens["access"], STRONG)["token"]
     no_old = api.gql(SET_PASSWORD, {"password": "another good passphrase"}, token=token)
-    assert no_old.error_codes == ["INVALID_CREDENTIALS"]
+    assert no_old.error_codes == ["STEP_UP_REQUIRED"]
     wrong_old = api.gql(
         SET_PASSWORD, {"password": "another good passphrase", "old": "nope"}, token=token
     )
@@ -165,13 +166,17 @@ def test_set_password_rules(api):
     assert api.login(PHONE, "another good passphrase")["access"]
     response = api.post("/accounts/api/token/", {"phone_number": PHONE, "password": STRONG})
     assert response.status_code == 401
+    # A forgotten password: a fresh code sets a new one without the old.
+    token = changed.data["setPassword"]["token"]
+    forgotten = api.set_password(token, "a third good passphrase")
+    assert forgotten["success"] is True
+    assert api.login(PHONE, "a third good passphrase")["access"]
 
 
 def test_set_password_ends_other_sessions(api):
     first = api.sign_up(PHONE)
     second = api.login(PHONE, api.new_code(PHONE))
-    result = api.gql(SET_PASSWORD, {"password": STRONG}, token=first["access"])
-    new_refresh = result.data["setPassword"]["refreshToken"]
+    new_refresh = api.set_password(first["access"], STRONG)["refreshToken"]
     for old in (first["refresh"], second["refresh"]):
         response = api.post("/accounts/api/token/refresh/", {"refresh": old})
         assert response.status_code == 401

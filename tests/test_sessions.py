@@ -111,8 +111,7 @@ def test_revoke_other_sessions_keeps_only_the_callers(api):
 def test_set_password_ends_every_session_but_the_callers_new_one(api):
     other = login_from(api, PHONE, "other", "127.0.0.11")
     mine = login_from(api, PHONE, "mine", "127.0.0.12")
-    result = api.gql(SET_PASSWORD, {"p": "a brand new passphrase"}, token=mine["access"])
-    new = result.data["setPassword"]
+    new = api.set_password(mine["access"], "a brand new passphrase")
     assert refresh(api, other["refresh"]).status_code == 401
     assert refresh(api, mine["refresh"]).status_code == 401
     assert refresh(api, new["refreshToken"]).status_code == 200

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.processes
 
 
 STATUS = f"/accounts/api/status/{PHONE}/"
-SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { success } }"
+SET_PASSWORD = """
+mutation($p: String!, $code: String) { setPassword(password: $p, code: $code) { success } }
+"""
 
 
 def cached_entries(url: str) -> list[bytes]:
@@ -30,6 +32,7 @@ def test_a_status_cached_on_one_server_follows_changes_made_elsewhere(tmp_path):
             count=2,
             REDIS_URL=own_redis.url,
             STATUS_CACHE_SECONDS="3600",  # long enough that staleness would show
+            OTP_RESEND_COOLDOWN="0",
         ) as (a, b):
             database_url, env = a.database_url, a.env
             # No account: the answer is cached (the number itself is not in Redis).
@@ -62,10 +65,13 @@ def test_a_status_cached_on_one_server_follows_changes_made_elsewhere(tmp_path):
             assert a.get(STATUS)[:2] == (200, {"password": False})
             assert a.get(STATUS)[:2] == (200, {"password": False})
 
-            # setPassword through the other server.
+            # setPassword through the other server, with a fresh code as its proof.
+            assert b.get(f"/accounts/api/otp/{PHONE}/")[0] == 200
+            proof = codes_sent(tmp_path / "sms", E164)[-1]
+            variables = {"p": "a long and fine passphrase", "code": proof}
             status, body, _ = b.post(
                 "/graphql",
-                {"query": SET_PASSWORD, "variables": {"p": "a long and fine passphrase"}},
+                {"query": SET_PASSWORD, "variables": variables},
                 headers={"Authorization": f"JWT {tokens['access']}"},
             )
             assert status == 200 and body["data"]["setPassword"]["success"] is True

@@ -7,19 +7,26 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .. import events, passwords, sessions
-from ..errors import InvalidCredentials, InvalidInput, InvalidPassword
+from .. import events, sessions
+from ..errors import InvalidInput, InvalidPassword
 from ..models import Session
 from .common import MAX_SECRET_LENGTH, Caller, Client, TokenPair, open_session, signed_in, use_case
 from .proof import require_fresh_proof
 from .sessions import session_uuid
 
 
-@use_case(caller="caller")
+@use_case(caller="caller", client_ip="client_ip")
 def set_password(
-    *, caller: Caller | None, password: object, old_password: object = None
+    *,
+    caller: Caller | None,
+    password: object,
+    client_ip: str,
+    old_password: object = None,
+    code: object = None,
 ) -> TokenPair:
-    """Set or change the fixed password; every session of the user ends.
+    """Set or change the fixed password, with a fresh proof: `code` (texted to the
+    account's number) for a first password, `old_password` or `code` for a change (the
+    code is the way back from a forgotten password). Every session of the user ends.
 
     Returns a fresh token pair, of a new session, so the caller stays logged in.
     """
@@ -34,15 +41,9 @@ def set_password(
         validate_password(password, user)
     except ValidationError as exc:
         raise InvalidPassword(exc.messages, reason="rejected by validators") from None
+    # Checked after the new password's rules, so a rejected password spends no code.
+    require_fresh_proof(user, code=code, old_password=old_password, client_ip=client_ip)
     changed = user.has_usable_password()
-    if changed:
-        if not isinstance(old_password, str) or len(old_password) > MAX_SECRET_LENGTH:
-            raise InvalidCredentials(_("The old password is incorrect."), reason="no old password")
-        passwords.claim_attempt(user)
-        if not user.check_password(old_password):
-            raise InvalidCredentials(
-                _("The old password is incorrect."), reason="wrong old password"
-            )
     with transaction.atomic():
         events.announce(events.password_set, user=user, changed=changed)
         user.set_password(password)
