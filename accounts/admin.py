@@ -6,9 +6,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
 
 from .errors import InvalidPhoneNumber
+from .flows import account
 from .models import OTPChallenge, RefreshToken, Session, User
 from .phone import normalize_phone
 from .sessions import end_sessions
@@ -83,6 +85,25 @@ class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
             },
         ),
     )
+
+    def save_model(self, request, obj, form, change):
+        """Deactivating an account ends its sessions; a new number ends them and is
+        announced, as `changePhoneNumber` does."""
+        stored = User.objects.filter(pk=obj.pk).values_list("phone_number", flat=True)
+        old_number = stored.first() if change else None
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "is_active" in form.changed_data and not obj.is_active:
+                account.deactivated(obj)
+            if old_number is not None and old_number != obj.phone_number:
+                account.number_changed(obj, old_number)
+
+    def delete_model(self, request, obj):
+        account.erase(obj)  # the same deletion as deleteAccount
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            account.erase(user)
 
     @admin.display(boolean=True, description="has password")
     def has_password(self, obj: User) -> bool:

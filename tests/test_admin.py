@@ -7,6 +7,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from accounts import events
 from accounts.models import OTPChallenge, Session, User
 
 from .helpers import PHONE
@@ -176,3 +177,72 @@ def test_an_inactive_staff_account_with_its_right_password_looks_like_a_wrong_on
 @pytest.mark.parametrize("term", ["\x00", "0911\x00", "\ufffd" * 50, "%" * 300])
 def test_admin_search_with_odd_terms_answers(admin_client, term):
     assert admin_client.get("/admin/accounts/user/", {"q": term}).status_code == 200
+
+
+# --- the admin's changes follow the API's rules ----------------------------------------
+
+
+def change_form(admin_client, user, **fields):
+    data = {"phone_number": str(user.phone_number), "is_active": "on", "_save": "Save"}
+    data.update(fields)
+    data = {key: value for key, value in data.items() if value is not None}
+    return admin_client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+
+def test_deactivating_in_the_admin_ends_every_session(api, admin_client):
+    tokens = api.sign_up(PHONE)
+    user = User.objects.get(phone_number="+989112223344")
+    assert change_form(admin_client, user, is_active=None).status_code == 302
+    assert User.objects.get(pk=user.pk).is_active is False
+    assert set(Session.objects.filter(user=user).values_list("revoked_reason", flat=True)) == {
+        "admin"
+    }
+    refused = api.post("/accounts/api/token/refresh/", {"refresh": tokens["refresh"]})
+    assert refused.status_code == 401
+
+
+def test_a_number_edited_in_the_admin_ends_sessions_and_is_announced(
+    api, admin_client, django_capture_on_commit_callbacks
+):
+    tokens = api.sign_up(PHONE)
+    user = User.objects.get(phone_number="+989112223344")
+    heard = []
+
+    def receiver(sender, signal, **kwargs):
+        heard.append(kwargs)
+
+    events.phone_number_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = change_form(admin_client, user, phone_number="09125556677")
+    finally:
+        events.phone_number_changed.disconnect(receiver)
+    assert response.status_code == 302
+    assert heard == [
+        {
+            "user": user,
+            "old_phone_number": "+98911****344",
+            "new_phone_number": "+98912****677",
+        }
+    ]
+    assert Session.objects.get(user=user).revoked_reason == "number_changed"
+    refused = api.post("/accounts/api/token/refresh/", {"refresh": tokens["refresh"]})
+    assert refused.status_code == 401
+    assert api.get(f"/accounts/api/status/{PHONE}/").status_code == 404
+
+
+@pytest.mark.parametrize("how", ["delete view", "delete action"])
+def test_deleting_in_the_admin_is_the_same_deletion(api, admin_client, how):
+    api.sign_up(PHONE)
+    user = User.objects.get(phone_number="+989112223344")
+    if how == "delete view":
+        response = admin_client.post(f"/admin/accounts/user/{user.pk}/delete/", {"post": "yes"})
+    else:
+        response = admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"},
+        )
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert OTPChallenge.objects.count() == 0 and Session.objects.count() == 0
+    assert api.login(PHONE, api.send_code(PHONE))["created"] is True

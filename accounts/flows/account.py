@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -66,6 +67,12 @@ def delete_account(
     up afresh at once. Nothing of it is kept but the masked number in the log line."""
     user = signed_in(caller).user
     require_fresh_proof(user, code=code, old_password=old_password, client_ip=client_ip)
+    erase(user)
+
+
+def erase(user: User) -> None:
+    """Delete an account and everything tied to its number (`delete_account`, and the
+    admin's deletion, whose permission is its proof)."""
     phone = user.phone_number
     with transaction.atomic():
         events.announce(events.account_deleted, user_id=user.pk, phone_number=mask_phone(phone))
@@ -102,16 +109,28 @@ def change_phone_number(
         with transaction.atomic():
             user.phone_number = new
             user.save(update_fields=["phone_number"])  # marks both numbers' statuses
-            ended = Session.Reason.NUMBER_CHANGED
-            sessions.end_all(user, ended, except_id=session_uuid(caller.session_id))
-            events.announce(
-                events.phone_number_changed,
-                user=user,
-                old_phone_number=mask_phone(old),
-                new_phone_number=mask_phone(new),
-            )
+            number_changed(user, old, except_session=session_uuid(caller.session_id))
     except IntegrityError:
         user.phone_number = old
         raise PhoneNumberTaken(reason="taken while the change was made") from None
     logger.info("Number changed from %s to %s", mask_phone(old), mask_phone(new))
     return user
+
+
+def number_changed(
+    user: User, old: PhoneNumber, *, except_session: uuid.UUID | None = None
+) -> None:
+    """What follows a saved number change, wherever it was made: every session of the
+    account but `except_session` ends, and the change is announced."""
+    sessions.end_all(user, Session.Reason.NUMBER_CHANGED, except_id=except_session)
+    events.announce(
+        events.phone_number_changed,
+        user=user,
+        old_phone_number=mask_phone(old),
+        new_phone_number=mask_phone(user.phone_number),
+    )
+
+
+def deactivated(user: User) -> None:
+    """What follows an account's deactivation: every session of it ends at once."""
+    sessions.end_all(user, Session.Reason.ADMIN)
