@@ -127,3 +127,25 @@ def test_two_accounts_racing_for_one_new_number_end_with_one_owner():
     assert sorted(bool(a.errors) for a in answers) == [False, True]
     assert User.objects.filter(phone_number=NEW_E164).count() == 1
     assert User.objects.count() == 2
+
+
+def test_a_deletion_racing_a_refresh_leaves_no_live_token():
+    from .test_lifecycle import DELETE_ACCOUNT
+
+    api = Api(Client())
+    tokens = api.sign_up(PHONE)
+    code = api.new_code(PHONE)
+
+    def act(i):
+        client = Api(Client())
+        if i == 0:
+            return client.gql(DELETE_ACCOUNT, {"code": code}, token=tokens["access"])
+        return client.post("/accounts/api/token/refresh/", {"refresh": tokens["refresh"]})
+
+    deleted, refreshed = race(act, count=2)
+    assert deleted.data == {"deleteAccount": {"deleted": True}}
+    assert User.objects.count() == 0 and Session.objects.count() == 0
+    # Whichever came first, no refresh token of the account works afterwards.
+    for refresh in {tokens["refresh"], refreshed.json().get("refresh", tokens["refresh"])}:
+        again = api.post("/accounts/api/token/refresh/", {"refresh": refresh})
+        assert again.status_code == 401
