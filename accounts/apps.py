@@ -10,11 +10,13 @@ class AccountsConfig(AppConfig):
 
         from . import (
             checks,  # noqa: F401  (registers the settings checks)
+            revocation,
             status_cache,
         )
         from .models import User
 
         status_cache.connect(User)  # account changes mark their cached statuses
+        revocation.connect()  # ended sessions' access tokens are refused everywhere
 
         if settings.METRICS_ENABLED:
             from . import metrics

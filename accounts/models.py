@@ -105,6 +105,7 @@ class Session(models.Model):
         REUSE_DETECTED = "reuse_detected", "reuse detected"
         ADMIN = "admin", "revoked by an admin"
         NUMBER_CHANGED = "number_changed", "phone number changed"
+        ACCOUNT_DELETED = "account_deleted", "account deleted"
 
     USER_AGENT_LENGTH = 256
 

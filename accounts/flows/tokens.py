@@ -7,7 +7,7 @@ import logging
 from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.utils import get_user_by_payload
 
-from .. import events, sessions, tokens
+from .. import events, revocation, sessions, tokens
 from ..errors import InvalidToken
 from ..models import Session
 from .common import Caller, TokenPair, require_token, token_pair, use_case
@@ -34,8 +34,8 @@ def refresh(*, refresh_token: object) -> TokenPair:
 
 @use_case()
 def verify(*, token: object) -> dict:
-    """Return the payload of a valid, unexpired access token."""
-    return tokens.check(require_token(token))
+    """Return the payload of a valid, unexpired access token of a live session."""
+    return _live(tokens.check(require_token(token)))
 
 
 @use_case()
@@ -50,7 +50,7 @@ def authenticate(*, access_token: str | None) -> Caller | None:
     """Who an `Authorization: JWT <token>` header names; None without a header."""
     if access_token is None:
         return None
-    payload = tokens.check(require_token(access_token))
+    payload = _live(tokens.check(require_token(access_token)))
     try:
         user = get_user_by_payload(payload)
     except JSONWebTokenError:
@@ -59,3 +59,10 @@ def authenticate(*, access_token: str | None) -> Caller | None:
         raise InvalidToken(reason="no active user for the token")
     session_id = payload.get("sid")
     return Caller(user, session_id if isinstance(session_id, str) else None)
+
+
+def _live(payload: dict) -> dict:
+    """The payload, unless its session has ended (on any instance: `revocation`)."""
+    if revocation.is_ended(payload.get("sid")):
+        raise InvalidToken(reason="session ended")
+    return payload
