@@ -87,14 +87,12 @@ class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
     )
 
     def save_model(self, request, obj, form, change):
-        """Deactivating an account ends its sessions; a new number ends them and is
-        announced, as `changePhoneNumber` does."""
+        """A new number ends the account's sessions and is announced, as
+        `changePhoneNumber` does (deactivation ends them wherever it is made)."""
         stored = User.objects.filter(pk=obj.pk).values_list("phone_number", flat=True)
         old_number = stored.first() if change else None
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            if change and "is_active" in form.changed_data and not obj.is_active:
-                account.deactivated(obj)
             if old_number is not None and old_number != obj.phone_number:
                 account.number_changed(obj, old_number)
 

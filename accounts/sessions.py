@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
@@ -253,3 +254,27 @@ def purge(batch_size: int = 10_000) -> int:
             if len(pks) < batch_size:
                 break
     return total
+
+
+def _note_activity(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """Note whether an account about to be saved is active now."""
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    stored = sender._default_manager.filter(pk=instance.pk).values_list("is_active", flat=True)
+    instance._was_active = bool(stored.first())
+
+
+def _end_if_deactivated(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """A deactivated account's sessions end at once, wherever it was deactivated (the
+    admin, a shell, a script), so its access tokens are refused everywhere."""
+    if created or raw or not getattr(instance, "_was_active", False) or instance.is_active:
+        return
+    instance._was_active = False
+    end_all(instance, Session.Reason.ADMIN)
+
+
+def connect(user_model) -> None:
+    pre_save.connect(_note_activity, sender=user_model, dispatch_uid="sessions.pre_save")
+    post_save.connect(_end_if_deactivated, sender=user_model, dispatch_uid="sessions.post_save")

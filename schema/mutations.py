@@ -163,8 +163,9 @@ class SetPassword(TokenPairFields, graphene.Mutation):
         description = (
             "Set or change the fixed password of the logged-in account (needs "
             "`Authorization: JWT <token>` and a fresh proof: `code` for a first password, "
-            "`oldPassword` or `code` for a change). Every refresh token of the account is "
-            "revoked and a new pair is returned, so other devices must log in again."
+            "`oldPassword` or `code` for a change). Every other session of the account ends, "
+            "so other devices must log in again; this one goes on, and a fresh pair of it "
+            "is returned."
         )
 
     class Arguments(FreshProof):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from accounts import events
-from accounts.models import User
+from accounts.models import Session, User
 
 from .conftest import last_code
 from .helpers import PHONE
@@ -127,7 +127,9 @@ def test_failed_logins_say_why(api, heard, settings):
 
 
 def test_password_set_and_sessions_ended_are_announced(api, heard):
-    tokens = api.sign_up(PHONE)
+    api.sign_up(PHONE)  # another device's session
+    other_device = str(Session.objects.get().pk)
+    tokens = api.login(PHONE, api.new_code(PHONE))
     code = api.new_code(PHONE)
     heard.clear()
     variables = {"p": "a brand new passphrase", "code": code}
@@ -135,8 +137,10 @@ def test_password_set_and_sessions_ended_are_announced(api, heard):
     user = User.objects.get()
     assert names(heard) == ["password_set", "session_revoked"]
     assert heard[0][1] == {"user": user, "changed": False, "in_transaction": False}
-    old_session = heard[1][1]
-    assert old_session["reason"] == "password_changed" and old_session["user_id"] == user.pk
+    other_session = heard[1][1]
+    assert other_session["reason"] == "password_changed"
+    assert other_session["user_id"] == user.pk
+    assert other_session["session_id"] == other_device
 
 
 def test_reuse_is_announced_with_the_session_it_ended(api, heard):

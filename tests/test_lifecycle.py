@@ -20,6 +20,14 @@ DELETE_ACCOUNT = """
 mutation($code: String, $old: String) { deleteAccount(code: $code, oldPassword: $old) { deleted } }
 """
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { token refreshToken } }"
+CHANGE_NUMBER = """
+mutation($new: String!, $newCode: String!, $code: String, $old: String) {
+  changePhoneNumber(
+    newPhoneNumber: $new, newNumberCode: $newCode, code: $code, oldPassword: $old
+  ) { user { phoneNumber hasPassword } }
+}
+"""
+NEW_PHONE, NEW_E164 = "09125556677", "+989125556677"
 PASSWORD = "a long and fine passphrase"
 ME = "{ me { phoneNumber hasPassword } }"
 STATUS = "query($p: String!) { userStatus(phoneNumber: $p) { exists hasPassword } }"
@@ -29,9 +37,30 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-@pytest.fixture(params=[REMOVE_PASSWORD, DELETE_ACCOUNT], ids=["removePassword", "deleteAccount"])
-def change(request):
-    return request.param
+SET_PASSWORD_PROVED = """
+mutation($p: String!, $code: String, $old: String) {
+  setPassword(password: $p, code: $code, oldPassword: $old) { success }
+}
+"""
+
+
+class Change:
+    """One sensitive mutation, with the variables it needs besides its proof."""
+
+    def __init__(self, document: str, **needs: str) -> None:
+        self.document, self.needs = document, needs
+
+    def __call__(self, api, token=None, **proof):
+        return api.gql(self.document, {**self.needs, **proof}, token=token)
+
+
+@pytest.fixture(params=["setPassword", "removePassword", "changePhoneNumber", "deleteAccount"])
+def change(request, api):
+    if request.param == "setPassword":
+        return Change(SET_PASSWORD_PROVED, p="another fine passphrase")
+    if request.param == "changePhoneNumber":
+        return Change(CHANGE_NUMBER, new=NEW_PHONE, newCode=api.send_code(NEW_PHONE))
+    return Change(REMOVE_PASSWORD if request.param == "removePassword" else DELETE_ACCOUNT)
 
 
 @pytest.fixture
@@ -44,28 +73,26 @@ def signed_up(api):
 
 
 def test_an_access_token_alone_is_refused(api, signed_up, change):
-    answer = api.gql(change, token=signed_up["access"])
+    answer = change(api, token=signed_up["access"])
     assert answer.error_codes == ["STEP_UP_REQUIRED"]
     assert User.objects.get().has_usable_password()
 
 
 def test_no_token_is_unauthenticated(api, signed_up, change):
-    assert api.gql(change, {"old": PASSWORD}).error_codes == ["UNAUTHENTICATED"]
+    assert change(api, old=PASSWORD).error_codes == ["UNAUTHENTICATED"]
 
 
 def test_a_wrong_used_or_foreign_code_is_refused(api, signed_up, change):
     token = signed_up["access"]
     code = api.new_code(PHONE)
-    assert api.gql(change, {"code": wrong(code)}, token=token).error_codes == [
-        "INVALID_CREDENTIALS"
-    ]
+    assert change(api, token=token, code=wrong(code)).error_codes == ["INVALID_CREDENTIALS"]
     assert OTPChallenge.objects.get(phone_number="+989112223344").attempts == 1
     # A code of another number proves nothing about this one.
     foreign = api.send_code(OTHER_PHONE)
-    assert api.gql(change, {"code": foreign}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    assert change(api, token=token, code=foreign).error_codes == ["INVALID_CREDENTIALS"]
     # A code spent on a login is spent.
     api.login(PHONE, code)
-    assert api.gql(change, {"code": code}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+    assert change(api, token=token, code=code).error_codes == ["INVALID_CREDENTIALS"]
     assert User.objects.filter(phone_number="+989112223344").get().has_usable_password()
 
 
@@ -73,17 +100,17 @@ def test_a_wrong_password_counts_towards_the_lockout(api, signed_up, change, set
     settings.PASSWORD_LOCKOUT_THRESHOLD = 2
     token = signed_up["access"]
     for _ in range(2):
-        answer = api.gql(change, {"old": "not the password"}, token=token)
+        answer = change(api, token=token, old="not the password")
         assert answer.error_codes == ["INVALID_CREDENTIALS"]
-    assert api.gql(change, {"old": PASSWORD}, token=token).error_codes == ["RATE_LIMITED"]
+    assert change(api, token=token, old=PASSWORD).error_codes == ["RATE_LIMITED"]
 
 
 def test_a_code_cannot_be_guessed_past_its_attempt_cap(api, signed_up, change, settings):
     token = signed_up["access"]
     code = api.new_code(PHONE)
     for _ in range(settings.OTP_MAX_ATTEMPTS):
-        api.gql(change, {"code": wrong(code)}, token=token)
-    assert api.gql(change, {"code": code}, token=token).error_codes == ["INVALID_CREDENTIALS"]
+        change(api, token=token, code=wrong(code))
+    assert change(api, token=token, code=code).error_codes == ["INVALID_CREDENTIALS"]
 
 
 @contextmanager
@@ -168,16 +195,6 @@ def test_one_sensitive_field_per_document(api, signed_up):
         'b: deleteAccount(oldPassword: "y") { deleted } }'
     )
     assert api.gql(document, token=signed_up["access"]).error_codes == ["QUERY_TOO_COMPLEX"]
-
-
-CHANGE_NUMBER = """
-mutation($new: String!, $newCode: String!, $code: String, $old: String) {
-  changePhoneNumber(
-    newPhoneNumber: $new, newNumberCode: $newCode, code: $code, oldPassword: $old
-  ) { user { phoneNumber hasPassword } }
-}
-"""
-NEW_PHONE, NEW_E164 = "09125556677", "+989125556677"
 
 
 def test_a_number_change_needs_both_proofs(api, signed_up):

@@ -173,14 +173,15 @@ def test_set_password_rules(api):
     assert api.login(PHONE, "a third good passphrase")["access"]
 
 
-def test_set_password_ends_other_sessions(api):
+def test_set_password_ends_other_sessions_and_the_callers_goes_on(api):
     first = api.sign_up(PHONE)
     second = api.login(PHONE, api.new_code(PHONE))
-    new_refresh = api.set_password(first["access"], STRONG)["refreshToken"]
-    for old in (first["refresh"], second["refresh"]):
-        response = api.post("/accounts/api/token/refresh/", {"refresh": old})
-        assert response.status_code == 401
-    assert api.post("/accounts/api/token/refresh/", {"refresh": new_refresh}).status_code == 200
+    answer = api.set_password(first["access"], STRONG)
+    assert answer["refreshToken"] == first["refresh"]  # the caller's session, as it was
+    other = api.post("/accounts/api/token/refresh/", {"refresh": second["refresh"]})
+    assert other.status_code == 401
+    mine = api.post("/accounts/api/token/refresh/", {"refresh": answer["refreshToken"]})
+    assert mine.status_code == 200
 
 
 def test_me_is_null_when_anonymous(api):

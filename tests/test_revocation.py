@@ -67,6 +67,12 @@ def end_by_admin_deactivation(api, victim, owner):
     assert User.objects.get(pk=user.pk).is_active is False
 
 
+def end_by_deactivation_anywhere(api, victim, owner):
+    user = User.objects.get(phone_number=E164)
+    user.is_active = False
+    user.save()
+
+
 def end_by_admin_revoke(api, victim, owner):
     staff = User.objects.create_superuser("09350001122", "an admin passphrase 42")
     admin = Client()
@@ -83,6 +89,7 @@ def end_by_admin_revoke(api, victim, owner):
         end_by_set_password,
         end_by_deletion,
         end_by_admin_deactivation,
+        end_by_deactivation_anywhere,
         end_by_admin_revoke,
     ],
 )

@@ -130,8 +130,3 @@ def number_changed(
         old_phone_number=mask_phone(old),
         new_phone_number=mask_phone(user.phone_number),
     )
-
-
-def deactivated(user: User) -> None:
-    """What follows an account's deactivation: every session of it ends at once."""
-    sessions.end_all(user, Session.Reason.ADMIN)

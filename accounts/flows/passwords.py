@@ -10,7 +10,17 @@ from django.utils.translation import gettext as _
 from .. import events, sessions
 from ..errors import InvalidInput, InvalidPassword
 from ..models import Session
-from .common import MAX_SECRET_LENGTH, Caller, Client, TokenPair, open_session, signed_in, use_case
+from ..sql.session import LiveSession
+from .common import (
+    MAX_SECRET_LENGTH,
+    Caller,
+    Client,
+    TokenPair,
+    open_session,
+    signed_in,
+    token_pair,
+    use_case,
+)
 from .proof import require_fresh_proof
 from .sessions import session_uuid
 
@@ -26,9 +36,9 @@ def set_password(
 ) -> TokenPair:
     """Set or change the fixed password, with a fresh proof: `code` (texted to the
     account's number) for a first password, `old_password` or `code` for a change (the
-    code is the way back from a forgotten password). Every session of the user ends.
-
-    Returns a fresh token pair, of a new session, so the caller stays logged in.
+    code is the way back from a forgotten password). Every other session of the user
+    ends; the caller's goes on, and a fresh access token of it comes back with its
+    current refresh token.
     """
     caller = signed_in(caller)
     user = caller.user
@@ -49,12 +59,14 @@ def set_password(
         user.set_password(password)
         user.failed_logins, user.locked_until = 0, None
         user.save(update_fields=["password", "failed_logins", "locked_until"])
-        sessions.end_all(user, Session.Reason.PASSWORD_CHANGED)
         session_id = session_uuid(caller.session_id)
-        current = Session.objects.filter(pk=session_id).first() if session_id else None
-        client = Client(current.client_ip, current.user_agent) if current else Client("")
-        method = current.method if current else Session.Method.PASSWORD
-        return open_session(user, method, client)
+        sessions.end_all(user, Session.Reason.PASSWORD_CHANGED, except_id=session_id)
+        live = sessions.live_sessions(user).select_related("user")
+        current = live.filter(pk=session_id).first() if session_id else None
+        if current is None:  # a token from before sessions: a session in its place
+            return open_session(user, Session.Method.PASSWORD, Client(""))
+        refresh_token = sessions.refresh_token(current.pk, current.generation)
+        return token_pair(LiveSession.of(current), refresh_token, user=user)
 
 
 @use_case(caller="caller", client_ip="client_ip")
