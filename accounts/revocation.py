@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from graphql_jwt.settings import jwt_settings
 
-from . import events
+from . import events, tokens
 from .infrastructure import OUTAGES
 from .redis_client import RoundTrip, client
 
@@ -35,9 +35,7 @@ _lock = threading.Lock()
 
 def window() -> float:
     """How long an ended session matters: the longest an access token of it lives."""
-    leeway = jwt_settings.JWT_LEEWAY
-    leeway = leeway.total_seconds() if hasattr(leeway, "total_seconds") else float(leeway)
-    return jwt_settings.JWT_EXPIRATION_DELTA.total_seconds() + leeway + 1
+    return jwt_settings.JWT_EXPIRATION_DELTA.total_seconds() + tokens.leeway_seconds() + 1
 
 
 def is_ended(session_id: object) -> bool:
@@ -61,6 +59,7 @@ def _on_session_revoked(sender: Any, session_id: str, **kwargs: Any) -> None:
     ended_at = time.time()
     _remember(session_id, ended_at)
     if not settings.REDIS_URL:
+        _forget_old(ended_at)  # no poller prunes here: keep memory to the window
         return
     try:
         trip = RoundTrip()

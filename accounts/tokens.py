@@ -94,6 +94,12 @@ def jwt_encode(payload: dict, context=None) -> str:
     )
 
 
+def leeway_seconds() -> float:
+    """JWT_LEEWAY in seconds (django-graphql-jwt takes a number or a timedelta)."""
+    leeway = jwt_settings.JWT_LEEWAY
+    return leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
+
+
 def jwt_decode(token: str, context=None) -> dict:
     """Verify with the key the header's `kid` names, by the configured algorithm only
     (so no HS256 token passes when keys are asymmetric, and `alg: none` never does),
@@ -103,9 +109,7 @@ def jwt_decode(token: str, context=None) -> dict:
     presents its token again costs a dictionary look-up, not a decode.
     """
     keys = key_set()
-    leeway = jwt_settings.JWT_LEEWAY
-    if isinstance(leeway, timedelta):
-        leeway = leeway.total_seconds()
+    leeway = leeway_seconds()
     context_key = (keys, settings.JWT_ISSUER, settings.JWT_AUDIENCE, leeway)
     payload = verified.get(token, context_key)
     if payload is None:

@@ -122,3 +122,17 @@ def test_a_session_ended_on_one_instance_is_refused_on_the_other_within_a_second
             assert time.monotonic() - ended < 1.0, "still accepted on the other instance"
             time.sleep(0.05)
         assert b.post("/accounts/api/token/verify/", verify)[0] == 401
+
+
+def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings):
+    import time_machine
+
+    from accounts import events, revocation
+
+    settings.REDIS_URL = ""
+    with time_machine.travel(time.time(), tick=False) as clock:
+        events.session_revoked.send(sender=None, user_id=1, session_id="a", reason="logout")
+        assert revocation.is_ended("a")
+        clock.shift(revocation.window() + 1)
+        events.session_revoked.send(sender=None, user_id=1, session_id="b", reason="logout")
+        assert "a" not in revocation._ended and revocation.is_ended("b")
