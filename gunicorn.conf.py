@@ -17,7 +17,8 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn believes X-Forwarded-Proto from the same peers as the service: TRUSTED_PROXIES.
+forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 
 # Metrics from every worker add up through files in PROMETHEUS_MULTIPROC_DIR
 # (prometheus_client's multiprocess mode): a directory of its own for this server,

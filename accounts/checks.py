@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils import translation
 
+from . import networks
+
 POSITIVE_SETTINGS = (
     "OTP_TTL",
     "OTP_MAX_ATTEMPTS",
@@ -43,8 +45,7 @@ def check_otp_settings(app_configs, **kwargs):
             errors.append(Error(f"{name} must be at least 1.", id="accounts.E002"))
     if not 0 <= settings.OTP_RESEND_COOLDOWN <= 3600:
         errors.append(Error("OTP_RESEND_COOLDOWN must be 0 to 3600.", id="accounts.E002"))
-    if settings.TRUSTED_PROXY_COUNT < 0:
-        errors.append(Error("TRUSTED_PROXY_COUNT must not be negative.", id="accounts.E002"))
+    errors.extend(_check_proxies())
     if settings.RATE_LIMIT_STORE not in ("database", "redis"):
         errors.append(Error("RATE_LIMIT_STORE must be 'database' or 'redis'.", id="accounts.E005"))
     if settings.RATE_LIMIT_STORE == "redis" and not settings.REDIS_URL:
@@ -201,6 +202,29 @@ def check_jwt_keys(app_configs, **kwargs):
     except KeyFileError as error:
         return [Error(f"Access tokens cannot be signed: {error}", id="accounts.E008")]
     return []
+
+
+def _check_proxies() -> list[Error]:
+    errors = []
+    if settings.TRUSTED_PROXY_COUNT < 0:
+        errors.append(Error("TRUSTED_PROXY_COUNT must not be negative.", id="accounts.E002"))
+    try:
+        networks.parse_networks(settings.TRUSTED_PROXIES)
+    except ValueError as error:
+        errors.append(Error(f"TRUSTED_PROXIES: {error}.", id="accounts.E011"))
+    if settings.TRUSTED_PROXY_COUNT > 0 and not settings.TRUSTED_PROXIES:
+        errors.append(
+            Error(
+                "TRUSTED_PROXY_COUNT is set but TRUSTED_PROXIES is empty: X-Forwarded-For "
+                "is read only from the proxies listed there, so every client would look "
+                "like the proxy.",
+                hint="List the proxies' addresses or CIDR ranges in TRUSTED_PROXIES.",
+                id="accounts.E011",
+            )
+        )
+    if not 32 <= settings.IPV6_PREFIX_LENGTH <= 128:
+        errors.append(Error("IPV6_PREFIX_LENGTH must be 32 to 128.", id="accounts.E002"))
+    return errors
 
 
 def _check_template():

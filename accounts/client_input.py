@@ -9,16 +9,15 @@ the database. (NUL is valid UTF-8: each field's own rules refuse it.)
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
-from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from . import networks
 from .errors import InvalidInput
 
 UNENCODABLE = gettext_noop("The request holds text that is not valid Unicode (a lone surrogate).")
@@ -91,18 +90,5 @@ def user_agent(request: HttpRequest) -> str:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address: `REMOTE_ADDR`, or, behind `TRUSTED_PROXY_COUNT` proxies,
-    the address the outermost trusted proxy saw (X-Forwarded-For, counted from the right).
-    """
-    remote = request.META.get("REMOTE_ADDR") or "unknown"
-    trusted = settings.TRUSTED_PROXY_COUNT
-    if trusted <= 0:
-        return remote
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    hops = [hop for hop in hops if hop]
-    if len(hops) < trusted:
-        return remote
-    try:
-        return str(ipaddress.ip_address(hops[-trusted]))
-    except ValueError:
-        return remote
+    """The client's address (`accounts.networks.client_address`)."""
+    return networks.client_address(request.META)

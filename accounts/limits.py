@@ -3,6 +3,7 @@
 Counters live in the database by default (exact under concurrency: one atomic upsert
 per hit) or in Redis when `RATE_LIMIT_STORE=redis` (the default with REDIS_URL), where
 their commands ride the request's `RoundTrip`. Nothing is kept in process memory.
+A per-client limit counts a client by its network (`accounts.networks.network_of`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 
+from . import networks
 from .errors import RateLimited
 from .models import RateCounter
 from .redis_client import Reply, RoundTrip
@@ -27,16 +29,17 @@ class Limit:
     scope: str
     setting: str  # name of the setting that holds the number of events allowed
     window: int = HOUR
+    per_client: bool = False  # the subject is a client address, counted by its network
 
     @property
     def allowed(self) -> int:
         return getattr(settings, self.setting)
 
 
-OTP_SENDS_PER_IP = Limit("otp-send-ip", "OTP_SENDS_PER_IP_PER_HOUR")
+OTP_SENDS_PER_IP = Limit("otp-send-ip", "OTP_SENDS_PER_IP_PER_HOUR", per_client=True)
 SMS_GLOBAL = Limit("sms-global", "SMS_MAX_PER_HOUR")
-STATUS_LOOKUPS_PER_IP = Limit("status-ip", "STATUS_LOOKUPS_PER_IP_PER_HOUR")
-LOGIN_FAILURES_PER_IP = Limit("login-fail-ip", "LOGIN_FAILURES_PER_IP_PER_HOUR")
+STATUS_LOOKUPS_PER_IP = Limit("status-ip", "STATUS_LOOKUPS_PER_IP_PER_HOUR", per_client=True)
+LOGIN_FAILURES_PER_IP = Limit("login-fail-ip", "LOGIN_FAILURES_PER_IP_PER_HOUR", per_client=True)
 
 
 def _key(limit: Limit, subject: str) -> str:
@@ -126,8 +129,13 @@ class Count:
         _store().decrement(_key(self.limit, self.subject), self.window_end)
 
 
+def _subject(limit: Limit, subject: str) -> str:
+    return networks.network_of(subject) if limit.per_client else subject
+
+
 def count(trip: RoundTrip, limit: Limit, subject: str) -> Count:
     """Count one event against (limit, subject) in `trip`; nothing is refused here."""
+    subject = _subject(limit, subject)
     now = time.time()
     end = _window_end(limit, now)
     reply = _store().increment(trip, _key(limit, subject), end)
@@ -136,6 +144,7 @@ def count(trip: RoundTrip, limit: Limit, subject: str) -> Count:
 
 def peek(trip: RoundTrip, limit: Limit, subject: str) -> Count:
     """Read the count of (limit, subject) in `trip`, without counting."""
+    subject = _subject(limit, subject)
     now = time.time()
     end = _window_end(limit, now)
     reply = _store().get(trip, _key(limit, subject), end)

@@ -258,15 +258,22 @@ RATE_LIMIT_STORE = env.str("RATE_LIMIT_STORE", default="redis" if REDIS_URL else
 # setPassword, deactivation, deletion and every other save of an account drop the
 # entry once committed. 0 turns the cache off; it is off unless RATE_LIMIT_STORE=redis.
 STATUS_CACHE_SECONDS = env.int("STATUS_CACHE_SECONDS", default=30)
-# How many reverse proxies in front of the service append to X-Forwarded-For. 0: the
-# header is ignored and the client IP is the socket's peer.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For and X-Forwarded-Proto
+# are believed; from any other peer both headers are dropped. Empty: the client is the
+# socket's peer. TRUSTED_PROXY_COUNT: how many of them append to X-Forwarded-For.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUSTED_PROXIES else 0)
+# Per-client limits count an IPv6 client under this prefix of its address (a line has a
+# whole /64); an IPv4 client under its address.
+IPV6_PREFIX_LENGTH = env.int("IPV6_PREFIX_LENGTH", default=64)
 
-# HTTPS. TLS usually ends at the proxy, whose X-Forwarded-Proto is believed only when
-# TRUSTED_PROXY_COUNT says there is one. Cookies (the admin's only) travel over HTTPS.
-if TRUSTED_PROXY_COUNT > 0:
+# HTTPS. TLS usually ends at the proxy, whose X-Forwarded-Proto is believed only when it
+# comes from a peer in TRUSTED_PROXIES. Cookies (the admin's only) travel over HTTPS.
+if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes come straight to the process, over plain HTTP: they are never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|livez)$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

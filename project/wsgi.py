@@ -39,6 +39,21 @@ class SizedChunkedBodies:
         return self.application(environ, start_response)
 
 
+class TrustedForwarding:
+    """Drop `X-Forwarded-For` and `X-Forwarded-Proto` from every request whose peer is
+    not in TRUSTED_PROXIES, before anything reads them (`accounts.networks`)."""
+
+    def __init__(self, application):
+        self.application = application
+        from accounts.networks import strip_untrusted_forwarding
+
+        self.strip = strip_untrusted_forwarding
+
+    def __call__(self, environ, start_response):
+        self.strip(environ)
+        return self.application(environ, start_response)
+
+
 class ByPath:
     """Hand API paths to the lean handler, every other path to the full one."""
 
@@ -74,7 +89,7 @@ def build():
     from .routes import API_PATHS, API_PREFIXES
 
     api = _handler_with(settings.API_MIDDLEWARE)
-    return SizedChunkedBodies(ByPath(api, full, API_PATHS, API_PREFIXES))
+    return TrustedForwarding(SizedChunkedBodies(ByPath(api, full, API_PATHS, API_PREFIXES)))
 
 
 application = build()

@@ -317,6 +317,7 @@ def test_x_forwarded_for_is_ignored_by_default(api, settings):
 
 def test_trusted_proxy_count_picks_the_address_the_proxy_saw(api, settings):
     settings.OTP_SENDS_PER_IP_PER_HOUR = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]  # the test client's peer
     settings.TRUSTED_PROXY_COUNT = 1
     first = api.get("/accounts/api/otp/09350000001/", HTTP_X_FORWARDED_FOR="1.1.1.1, 198.51.100.1")
     assert first.status_code == 200
@@ -325,6 +326,66 @@ def test_trusted_proxy_count_picks_the_address_the_proxy_saw(api, settings):
     assert again.status_code == 429
     other = api.get("/accounts/api/otp/09350000003/", HTTP_X_FORWARDED_FOR="198.51.100.2")
     assert other.status_code == 200
+
+
+def test_x_forwarded_for_from_a_peer_that_is_not_a_listed_proxy_is_ignored(api, settings):
+    settings.OTP_SENDS_PER_IP_PER_HOUR = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXY_COUNT = 1
+    for i in range(2):
+        forged = {"HTTP_X_FORWARDED_FOR": f"198.51.100.{i}"}
+        assert api.get(f"/accounts/api/otp/0935000{i:04d}/", **forged).status_code == 200
+    # A new "address" per request from the same socket peer is still the same client.
+    forged = {"HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+    assert api.get("/accounts/api/otp/09350009999/", **forged).status_code == 429
+    # The listed proxy is believed.
+    proxied = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+    assert api.get("/accounts/api/otp/09350009998/", **proxied).status_code == 200
+
+
+def test_an_ipv6_line_is_one_client(api, settings):
+    """Every address of a /64 is the same client for every per-client limit."""
+    settings.OTP_SENDS_PER_IP_PER_HOUR = 3
+    settings.STATUS_LOOKUPS_PER_IP_PER_HOUR = 3
+    line = [f"2001:db8:1:2::{i:x}" for i in range(1, 41)]
+    sent = [
+        api.get(f"/accounts/api/otp/0935100{i:04d}/", REMOTE_ADDR=address).status_code
+        for i, address in enumerate(line)
+    ]
+    assert sent == [200] * 3 + [429] * 37
+    looked_up = [
+        api.get("/accounts/api/status/09351000000/", REMOTE_ADDR=address).status_code
+        for address in line[:10]
+    ]
+    assert looked_up == [404] * 3 + [429] * 7
+    # The next /64 is another line; an IPv4 client (mapped or not) counts by its address.
+    next_line = {"REMOTE_ADDR": "2001:db8:1:3::1"}
+    assert api.get("/accounts/api/otp/09351009999/", **next_line).status_code == 200
+    mapped = {"REMOTE_ADDR": "::ffff:192.0.2.1"}
+    assert api.get("/accounts/api/otp/09351009998/", **mapped).status_code == 200
+
+
+def test_a_prefix_length_counts_wider_or_narrower_networks(api, settings):
+    settings.OTP_SENDS_PER_IP_PER_HOUR = 1
+    settings.IPV6_PREFIX_LENGTH = 48
+    assert (
+        api.get("/accounts/api/otp/09351000001/", REMOTE_ADDR="2001:db8:1:2::1").status_code == 200
+    )
+    same_site = {"REMOTE_ADDR": "2001:db8:1:ffff::1"}
+    assert api.get("/accounts/api/otp/09351000002/", **same_site).status_code == 429
+
+
+def test_login_failures_count_an_ipv6_line_once(api, settings):
+    settings.LOGIN_FAILURES_PER_IP_PER_HOUR = 2
+    codes = [
+        api.post(
+            "/accounts/api/token/",
+            {"phone_number": "09351000001", "password": "wrong-password"},
+            REMOTE_ADDR=f"2001:db8:9:9::{i}",
+        ).json()["code"]
+        for i in range(1, 5)
+    ]
+    assert codes == ["INVALID_CREDENTIALS"] * 2 + ["RATE_LIMITED"] * 2
 
 
 # --- 5. GraphQL -------------------------------------------------------------------------

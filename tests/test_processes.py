@@ -226,3 +226,60 @@ def test_chunked_bodies_are_read_and_capped_like_sized_ones(cluster):
             }
         ]
     }
+
+
+def _answer(server, path: str, headers: dict) -> tuple[int, dict]:
+    """A GET through a plain connection (no redirect followed): status and headers."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.headers)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_forwarded_headers_count_only_from_a_listed_proxy(tmp_path, trusted):
+    """From a peer outside TRUSTED_PROXIES, X-Forwarded-For names no client and
+    X-Forwarded-Proto makes no request secure; from a listed one, both are believed."""
+    empty_shared_redis()
+    with running_server(
+        tmp_path,
+        TRUSTED_PROXIES="127.0.0.1" if trusted else "10.0.0.0/8",
+        SECURE_SSL_REDIRECT="1",
+        OTP_SENDS_PER_IP_PER_HOUR="1",
+    ) as server:
+        https = {"X-Forwarded-Proto": "https"}
+        statuses = [
+            _answer(
+                server,
+                f"/accounts/api/otp/0935200000{i}/",
+                {**https, "X-Forwarded-For": f"198.51.100.{i}"},
+            )[0]
+            for i in range(3)
+        ]
+        plain, headers = _answer(server, "/accounts/api/status/09352000000/", {})
+    # Without a listed proxy, "https" is not believed: every request is redirected.
+    assert statuses == ([200, 200, 200] if trusted else [301, 301, 301])
+    assert plain == 301 and headers["Location"].startswith("https://")
+
+
+def test_x_forwarded_for_from_an_unlisted_peer_names_no_client(tmp_path):
+    empty_shared_redis()
+    with running_server(
+        tmp_path,
+        TRUSTED_PROXIES="10.0.0.0/8",
+        TRUSTED_PROXY_COUNT="1",
+        OTP_SENDS_PER_IP_PER_HOUR="1",
+    ) as server:
+        forged = [
+            _answer(
+                server, f"/accounts/api/otp/0935200001{i}/", {"X-Forwarded-For": f"198.51.100.{i}"}
+            )[0]
+            for i in range(3)
+        ]
+    assert forged == [200, 429, 429]

@@ -70,11 +70,31 @@ def test_default_settings_pass_the_checks():
         ("OTP_RESEND_COOLDOWN", 7200),
         ("RATE_LIMIT_STORE", "memory"),
         ("TRUSTED_PROXY_COUNT", -1),
+        ("TRUSTED_PROXIES", ["10.0.0.0/8", "not-an-address"]),
+        ("IPV6_PREFIX_LENGTH", 16),
     ],
 )
 def test_unsafe_limits_fail_the_checks(settings, name, value):
     setattr(settings, name, value)
     assert any(message.is_serious() for message in run_checks())
+
+
+def test_a_proxy_count_without_listed_proxies_fails_the_checks(settings):
+    """X-Forwarded-For is read only from TRUSTED_PROXIES: a count alone would make every
+    client look like the proxy, so start-up says what to list."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = []
+    assert "accounts.E011" in {m.id for m in run_checks() if m.is_serious()}
+
+
+def test_listed_proxies_default_to_one_hop():
+    result = load_settings(
+        "import project.settings as s; print(s.TRUSTED_PROXY_COUNT, s.SECURE_PROXY_SSL_HEADER)",
+        DEBUG="1",
+        TRUSTED_PROXIES="10.0.0.1,fd00::/8",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "1"
 
 
 def test_sqlite_is_set_up_for_several_workers(db):
