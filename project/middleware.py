@@ -15,7 +15,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from accounts.errors import InvalidInput
 
-from . import request_id
+from . import cross_site, request_id
 from .errors import error_response, too_large_response
 
 
@@ -67,11 +67,26 @@ class BodySizeLimitMiddleware:
         return body_error_response(request, exception)
 
 
+class CrossSiteMiddleware:
+    """Refuse a request another site's page made a browser send (`project.cross_site`)
+    on the routes that send codes or check secrets."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        forged = cross_site.refusal(request)
+        if forged is not None:
+            return error_response(request, forged)
+        return self.get_response(request)
+
+
 class ApiMiddleware:
     """Everything an API request goes through after CORS and metrics, in one layer:
     its request id, the language from `Accept-Language`, Django's SecurityMiddleware
-    (redirect and headers), the body-size limit, the ALLOWED_HOSTS check and the
-    `Content-Length` of the answer.
+    (redirect and headers), the body-size limit, the ALLOWED_HOSTS check, the refusal of
+    requests other sites' pages sent (`project.cross_site`) and the `Content-Length` of
+    the answer.
 
     The same steps as the full stack's middleware, in the same order, without a Django
     middleware layer per step (each costs a few microseconds on every request). The
@@ -112,6 +127,9 @@ class ApiMiddleware:
         if refusal is not None:
             return refusal
         check_host(request)  # DisallowedHost outside ALLOWED_HOSTS: a JSON 400
+        forged = cross_site.refusal(request)
+        if forged is not None:
+            return error_response(request, forged)
         return self.get_response(request)
 
     def process_exception(self, request, exception):

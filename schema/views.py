@@ -24,6 +24,7 @@ from accounts.errors import (
     InvalidInput,
     RateLimited,
     RequestTooLarge,
+    UnsupportedMediaType,
 )
 from project.errors import graphql_error
 
@@ -56,6 +57,9 @@ def request_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
         for error in errors
     ]
 
+
+# What graphene-django would read from the URL as well as from the body.
+_PARAMETERS = frozenset(("query", "variables", "operationName"))
 
 _graphene_dispatch = BaseGraphQLView.dispatch.__wrapped__
 
@@ -157,11 +161,15 @@ class GraphQLView(BaseGraphQLView):
 
     def parse_body(self, request):
         """graphene-django's, with JSON read through `client_input` (strict UTF-8, no
-        lone surrogates or NUL, no stack-deep nesting) and batching left off."""
+        lone surrogates or NUL, no stack-deep nesting), batching left off, and a POST
+        read only as a JSON (or application/graphql) body."""
         try:
             body = request.body  # read here first, so a too-large body is a 413, not a 400
         except RequestDataTooBig:
             raise refused(RequestTooLarge()) from None
+        if request.method == "POST" and _PARAMETERS.intersection(request.GET):
+            # A document in a POST's URL is how a form on another site would send one.
+            raise refused(UnsupportedMediaType(reason="document in the query string"))
         content_type = self.get_content_type(request)
         try:
             if content_type == "application/graphql":
@@ -169,12 +177,14 @@ class GraphQLView(BaseGraphQLView):
             if content_type == "application/json":
                 data = client_input.loads(body)
                 if not isinstance(data, dict):
-                    raise InvalidInput(_("The body must be a JSON object or a form."))
+                    raise InvalidInput(_("The body must be a JSON object."))
                 return data
-            if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                return client_input.read_form(request)
         except InvalidInput as error:
             raise refused(error) from None
+        if request.method == "POST":
+            # Forms, multipart and text/plain are what a page on another site can make a
+            # browser post without asking (no CORS preflight): none is read.
+            raise refused(UnsupportedMediaType(reason=f"content type {content_type[:60]!r}"))
         return {}
 
     @staticmethod
