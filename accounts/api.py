@@ -85,7 +85,12 @@ def user_status(request: HttpRequest, phone_number: str) -> HttpResponse:
 
 @endpoint("GET", "POST")
 def send_otp(request: HttpRequest, phone_number: str) -> HttpResponse:
-    sent = codes.send_otp(phone_number=phone_number, client_ip=client_ip(request))
+    sent = codes.send_otp(
+        phone_number=phone_number,
+        client_ip=client_ip(request),
+        # A passed bot check's token, when a send was answered CHALLENGE_REQUIRED.
+        challenge_token=request.META.get("HTTP_X_CHALLENGE_TOKEN") or None,
+    )
     return json_response(
         {"details": "otp sent", "expires_in": sent.expires_in, "retry_after": sent.retry_after}
     )

@@ -54,6 +54,30 @@ class RateLimited(AccountsError):
         super().__init__(message, reason=reason, retry_after=self.retry_after)
 
 
+class ChallengeRequired(AccountsError):
+    """A send that needs a passed bot check: the client shows `provider`'s widget with
+    `site_key` and sends the request again with the token it yields."""
+
+    code = "CHALLENGE_REQUIRED"
+    status = 403
+    default_message = _(
+        "Confirm you are a person: complete the check, then send the request again with its token."
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: str = "",
+        limit: str = "",
+        provider: str = "",
+        site_key: str = "",
+    ) -> None:
+        # The risk signal that asked for the check, for metrics (as RateLimited.limit).
+        self.limit = limit
+        super().__init__(message, reason=reason, provider=provider, site_key=site_key)
+
+
 class InvalidPassword(AccountsError):
     """The new password fails a rule; `messages` says which, in the request's language."""
 

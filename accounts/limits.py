@@ -39,6 +39,9 @@ class Limit:
 OTP_SENDS_PER_IP = Limit("otp-send-ip", "OTP_SENDS_PER_IP_PER_HOUR", per_client=True)
 SMS_GLOBAL = Limit("sms-global", "SMS_MAX_PER_HOUR")
 STATUS_LOOKUPS_PER_IP = Limit("status-ip", "STATUS_LOOKUPS_PER_IP_PER_HOUR", per_client=True)
+# A number's codes asked for from one client network (its share of the number's hour).
+OTP_SENDS_PER_NUMBER_NETWORK = Limit("number-network", "OTP_MAX_SENDS_PER_HOUR")
+SMS_REGION = Limit("sms-region", "SMS_MAX_PER_HOUR")  # allowed: SMS_MAX_PER_HOUR_BY_REGION
 LOGIN_FAILURES_PER_IP = Limit("login-fail-ip", "LOGIN_FAILURES_PER_IP_PER_HOUR", per_client=True)
 
 
@@ -68,10 +71,20 @@ class DatabaseStore:
         row = RateCounter.objects.filter(key=key, window_end=window_end).values_list("count")
         return Reply((row.first() or (0,))[0])
 
-    def decrement(self, key: str, window_end: int) -> None:
+    def decrement(self, trip: RoundTrip, key: str, window_end: int) -> None:
         RateCounter.objects.filter(key=key, window_end=window_end, count__gt=0).update(
             count=F("count") - 1
         )
+
+    def set_once(self, trip: RoundTrip, key: str, until: int) -> Reply:
+        """Reply True to the first caller since the marker `key` was last live."""
+        with transaction.atomic():
+            RateCounter.objects.filter(key=key, window_end__lt=time.time()).delete()
+            RateCounter.objects.bulk_create(
+                [RateCounter(key=key, window_end=until, count=0)], ignore_conflicts=True
+            )
+            # The row's lock lets one caller move it from 0 to 1.
+            return Reply(RateCounter.objects.filter(key=key, count=0).update(count=1) == 1)
 
 
 class RedisStore:
@@ -85,11 +98,12 @@ class RedisStore:
     def get(self, trip: RoundTrip, key: str, window_end: int) -> Reply:
         return trip.add("get", f"rl:{key}:{window_end}")
 
-    def decrement(self, key: str, window_end: int) -> None:
-        trip = RoundTrip()
+    def decrement(self, trip: RoundTrip, key: str, window_end: int) -> None:
         trip.add("decr", f"rl:{key}:{window_end}")
         trip.add("expireat", f"rl:{key}:{window_end}", window_end + 1)  # gone if it was gone
-        trip.send()
+
+    def set_once(self, trip: RoundTrip, key: str, until: int) -> Reply:
+        return trip.add("set", f"once:{key}", 1, nx=True, exat=until)
 
 
 def _store() -> DatabaseStore | RedisStore:
@@ -111,22 +125,69 @@ class Count:
     def count(self) -> int:
         return int(self.reply.value or 0)
 
-    def refusal(self) -> RateLimited | None:
-        """The `RateLimited` to raise: the counted event went over the limit, or the
-        limit was already used up when read."""
-        over = self.count > self.limit.allowed if self.counted else self.count >= self.limit.allowed
+    def refusal(self, allowed: int | None = None) -> RateLimited | None:
+        """The `RateLimited` to raise: the counted event went over the limit (or over
+        `allowed`), or the limit was already used up when read."""
+        allowed = self.limit.allowed if allowed is None else allowed
+        over = self.count > allowed if self.counted else self.count >= allowed
         if not over:
             return None
         scope = self.limit.scope
         return RateLimited(self.window_end - self.at, reason=f"{scope} limit", limit=scope)
 
-    def enforce(self) -> None:
-        if refusal := self.refusal():
+    def enforce(self, allowed: int | None = None) -> None:
+        if refusal := self.refusal(allowed):
             raise refusal
 
-    def refund(self) -> None:
-        """Take the counted event back (it led to nothing the limit is about)."""
-        _store().decrement(_key(self.limit, self.subject), self.window_end)
+    def refund(self, trip: RoundTrip | None = None) -> None:
+        """Take the counted event back (it led to nothing the limit is about): in
+        `trip`, or in a round trip of its own."""
+        own = trip is None
+        trip = trip or RoundTrip()
+        _store().decrement(trip, _key(self.limit, self.subject), self.window_end)
+        if own:
+            trip.send()
+
+
+def refund(*counts: Count | None) -> None:
+    """Take back every counted event of `counts`, in one round trip."""
+    trip = RoundTrip()
+    for counted in counts:
+        if counted is not None and counted.counted:
+            counted.refund(trip)
+    trip.send()
+
+
+@dataclass(frozen=True)
+class Sliding:
+    """A count over a sliding window, estimated from the current fixed window and the
+    part of the previous one that still overlaps it."""
+
+    current: Count
+    previous: Count
+
+    @property
+    def count(self) -> float:
+        window = self.current.limit.window
+        overlap = (self.current.window_end - self.current.at) / window
+        return self.current.count + self.previous.count * overlap
+
+
+def sliding(trip: RoundTrip, limit: Limit, subject: str, *, counted: bool) -> Sliding:
+    """A sliding count of (limit, subject) in `trip`: this event counted, or only read."""
+    current = (count if counted else peek)(trip, limit, subject)
+    now = current.at - limit.window
+    subject = _subject(limit, subject)
+    end = current.window_end - limit.window
+    reply = _store().get(trip, _key(limit, subject), end)
+    return Sliding(current, Count(limit, subject, end, now, reply, counted=False))
+
+
+def once(trip: RoundTrip, name: str, seconds: int) -> Reply:
+    """In `trip`: a reply that is True for the first caller with `name` within
+    `seconds`, False for every other (a token used once, a warning logged once)."""
+    key = hashlib.sha256(f"once\0{name}".encode()).hexdigest()
+    return _store().set_once(trip, key, int(time.time()) + seconds)
 
 
 def _subject(limit: Limit, subject: str) -> str:

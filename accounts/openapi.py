@@ -45,7 +45,16 @@ PHONE = {
     "description": "A mobile number in any common form: 09112223344, +989112223344, ۰۹۱۱…",
     "schema": {"type": "string", "pattern": "^[^/]+$"},
 }
+CHALLENGE_TOKEN = {
+    "name": "X-Challenge-Token",
+    "in": "header",
+    "required": False,
+    "description": "The token of a passed bot check, after a `CHALLENGE_REQUIRED` answer "
+    "(whose `provider` and `site_key` say which widget to show). Each token is good once.",
+    "schema": {"type": "string"},
+}
 COMMON = {
+    "403": _error("`CROSS_SITE_REQUEST`: another site's page made a browser send this request."),
     "413": _error("The body is larger than MAX_REQUEST_BODY_BYTES."),
     "429": _error("A limit was reached; `retry_after` and the Retry-After header say when."),
     "503": _error("The database or Redis is unavailable (`SERVICE_UNAVAILABLE`)."),
@@ -53,12 +62,16 @@ COMMON = {
 SEND = {
     "tags": ["codes"],
     "summary": "Text a one-time code to the number",
-    "parameters": [PHONE],
+    "parameters": [PHONE, CHALLENGE_TOKEN],
     "responses": {
         "200": _ok("The code was handed to the SMS provider.", "Sent"),
         "400": _error("`INVALID_PHONE_NUMBER`: not a mobile number in an allowed region."),
         "404": _error("Not a URL of this API."),
         **COMMON,
+        "403": _error(
+            "`CHALLENGE_REQUIRED`: pass the bot check `provider` names (with `site_key`) and "
+            "send again with its token in X-Challenge-Token; or `CROSS_SITE_REQUEST`."
+        ),
         "503": _error("`SMS_DELIVERY_FAILED` or `SERVICE_UNAVAILABLE`; nothing was charged."),
     },
 }
@@ -156,7 +169,9 @@ DOCUMENT = {
                 detail=STRING,
                 code=STRING,
                 retry_after={"type": "integer", "minimum": 1},
-                optional=("retry_after",),
+                provider=STRING,
+                site_key=STRING,
+                optional=("retry_after", "provider", "site_key"),
             ),
             "Status": _object(password=BOOLEAN),
             "Sent": _object(details={"const": "otp sent"}, expires_in=INTEGER, retry_after=INTEGER),

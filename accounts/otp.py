@@ -137,19 +137,20 @@ def stamp_of(moment: datetime) -> float:
     return round(moment.timestamp(), 3)
 
 
-def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
+def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> Reservation:
     """Count a send to the number, or raise `RateLimited`.
 
-    Refused inside the resend cooldown, and when `OTP_MAX_SENDS_PER_HOUR` codes went to
-    the number in the last (sliding) hour. The check and the write are one statement
-    (`otp_sql.reserve`) under the row's lock, so concurrent requests reserve one send.
+    Refused inside the resend cooldown, and when `per_hour` codes (by default
+    `OTP_MAX_SENDS_PER_HOUR_HARD`) went to the number in the last (sliding) hour. The
+    check and the write are one statement (`otp_sql.reserve`) under the row's lock, so
+    concurrent requests reserve one send.
     The previous code dies here; with `code`, that code is made live in the same write
     (see `issue`).
     """
     now = timezone.now()
     stamp = stamp_of(now)
     cooldown = settings.OTP_RESEND_COOLDOWN
-    per_hour = settings.OTP_MAX_SENDS_PER_HOUR
+    per_hour = per_hour or settings.OTP_MAX_SENDS_PER_HOUR_HARD
     e164 = phone_number.as_e164
     send = functools.partial(
         otp_sql.reserve,
@@ -171,7 +172,7 @@ def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
         recent = send()
         if recent is not None:
             break
-        _refuse(otp_sql.recent_sends(e164), stamp)
+        _refuse(otp_sql.recent_sends(e164), stamp, per_hour)
     else:  # refused three times, each time by a send that was gone when read
         raise RateLimited(max(cooldown, 1), reason="per-number cooldown", limit="number-cooldown")
     retry_after = cooldown
@@ -180,10 +181,9 @@ def reserve(phone_number: PhoneNumber, *, code: str = "") -> Reservation:
     return Reservation(phone_number, now, settings.OTP_TTL, retry_after)
 
 
-def _refuse(recent: list[float], stamp: float) -> None:
+def _refuse(recent: list[float], stamp: float, per_hour: int) -> None:
     """Raise `RateLimited` for the limit that the send log shows in force."""
     cooldown = settings.OTP_RESEND_COOLDOWN
-    per_hour = settings.OTP_MAX_SENDS_PER_HOUR
     recent = [t for t in recent if t > stamp - HOUR]
     if recent and recent[-1] + cooldown > stamp:
         raise RateLimited(
@@ -212,10 +212,10 @@ def make_code(reservation: Reservation) -> IssuedCode | None:
     return IssuedCode(reservation, code) if made else None
 
 
-def issue(phone_number: PhoneNumber, code: str | None = None) -> IssuedCode:
+def issue(phone_number: PhoneNumber, code: str | None = None, *, per_hour: int = 0) -> IssuedCode:
     """Reserve a send and make its code (`code`, for a test number), in one write."""
     code = code or generate_code()
-    return IssuedCode(reserve(phone_number, code=code), code)
+    return IssuedCode(reserve(phone_number, code=code, per_hour=per_hour), code)
 
 
 def consume(phone_number: PhoneNumber, code: str) -> Outcome:

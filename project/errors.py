@@ -33,9 +33,8 @@ def json_response(body: Any, status: int = 200) -> JsonResponse:
 
 def rest_response(error: AccountsError) -> JsonResponse:
     """The REST door's answer to `error`."""
-    body: dict[str, Any] = {"detail": str(error.message), "code": error.rest()}
-    if isinstance(error, RateLimited):
-        body["retry_after"] = error.retry_after
+    # The error's data (`retry_after`, a challenge's `provider` and `site_key`) beside it.
+    body: dict[str, Any] = {"detail": str(error.message), "code": error.rest(), **error.extra}
     response = json_response(body, status=error.status)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)

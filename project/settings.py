@@ -239,8 +239,18 @@ OTP_LENGTH = env.int("OTP_LENGTH", default=6)
 OTP_TTL = env.int("OTP_TTL", default=120)
 OTP_RESEND_COOLDOWN = env.int("OTP_RESEND_COOLDOWN", default=60)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
-# Codes per number in any sliding hour: with OTP_MAX_ATTEMPTS, at most 25 guesses an hour.
+# Codes per number and client network in an hour (without a bot check each network has
+# its own share, so nobody locks another network out); with a bot check, the codes per
+# number before further sends need a passed check. OTP_MAX_SENDS_PER_HOUR_HARD: codes per
+# number in any sliding hour, whatever passed; with OTP_MAX_ATTEMPTS, 50 guesses an hour.
 OTP_MAX_SENDS_PER_HOUR = env.int("OTP_MAX_SENDS_PER_HOUR", default=5)
+OTP_MAX_SENDS_PER_HOUR_HARD = env.int("OTP_MAX_SENDS_PER_HOUR_HARD", default=10)
+# Number ranges (the first OTP_RANGE_DIGITS digits of the E.164 number) whose codes are
+# not verified: with OTP_RANGE_MIN_SENDS sends in the last hour and a verified share
+# under OTP_RANGE_MIN_VERIFIED, further sends there need a bot check (or are refused).
+OTP_RANGE_DIGITS = env.int("OTP_RANGE_DIGITS", default=7)
+OTP_RANGE_MIN_SENDS = env.int("OTP_RANGE_MIN_SENDS", default=20)
+OTP_RANGE_MIN_VERIFIED = env.float("OTP_RANGE_MIN_VERIFIED", default=0.2)
 # How long a dead challenge row is kept (an hour at least) before it is purged.
 OTP_RETENTION = env.int("OTP_RETENTION", default=3600)
 
@@ -249,6 +259,27 @@ OTP_SENDS_PER_IP_PER_HOUR = env.int("OTP_SENDS_PER_IP_PER_HOUR", default=20)
 STATUS_LOOKUPS_PER_IP_PER_HOUR = env.int("STATUS_LOOKUPS_PER_IP_PER_HOUR", default=300)
 LOGIN_FAILURES_PER_IP_PER_HOUR = env.int("LOGIN_FAILURES_PER_IP_PER_HOUR", default=100)
 SMS_MAX_PER_HOUR = env.int("SMS_MAX_PER_HOUR", default=1000)
+# The share of SMS_MAX_PER_HOUR only numbers that have an account may spend: a flood of
+# sends to new numbers leaves returning users able to log in.
+SMS_RESERVED_FOR_ACCOUNTS = env.float("SMS_RESERVED_FOR_ACCOUNTS", default=0.5)
+# Per-country budgets on top, e.g. "IR=900,US=20" (ISO region codes; others: none).
+SMS_MAX_PER_HOUR_BY_REGION = {
+    region.upper(): int(limit)
+    for region, limit in env.dict("SMS_MAX_PER_HOUR_BY_REGION", default={}).items()
+}
+
+# Bot checks (accounts.bot_check): none, turnstile, hcaptcha, recaptcha, or a class path.
+BOT_CHECK_BACKEND = env.str("BOT_CHECK_BACKEND", default="none")
+BOT_CHECK_SECRET = env.str("BOT_CHECK_SECRET", default="")
+BOT_CHECK_SITE_KEY = env.str("BOT_CHECK_SITE_KEY", default="")
+BOT_CHECK_VERIFY_URL = env.str("BOT_CHECK_VERIFY_URL", default="")  # empty: the provider's
+# "always": every send needs a passed check; "risk": only a send a risk signal fires on
+# (the number's share, the client network's sends, the number range's verified share).
+BOT_CHECK_POLICY = env.str("BOT_CHECK_POLICY", default="risk")
+# Sends one client network may make in an hour before its next needs a check ("risk").
+BOT_CHECK_NETWORK_SENDS = env.int("BOT_CHECK_NETWORK_SENDS", default=3)
+BOT_CHECK_MIN_SCORE = env.float("BOT_CHECK_MIN_SCORE", default=0.5)  # scored providers
+BOT_CHECK_TIMEOUT = env.float("BOT_CHECK_TIMEOUT", default=5.0)
 # Fixed-password guessing per account: lock after this many failures, doubling after.
 PASSWORD_LOCKOUT_THRESHOLD = env.int("PASSWORD_LOCKOUT_THRESHOLD", default=10)
 PASSWORD_LOCKOUT_SECONDS = env.int("PASSWORD_LOCKOUT_SECONDS", default=900)
@@ -287,7 +318,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = routes.CORS_URLS_REGEX
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
-CORS_ALLOW_HEADERS = ("authorization", "content-type", "accept-language")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "accept-language", "x-challenge-token")
 CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-ID", "Content-Language")
 CORS_ALLOW_CREDENTIALS = False
 CORS_PREFLIGHT_MAX_AGE = 600

@@ -66,6 +66,13 @@ class SendOtp(graphene.Mutation):
 
     class Arguments:
         phone_number = graphene.String(required=True, description=PHONE_ARGUMENT)
+        challenge_token = graphene.String(
+            description=(
+                "The token of a passed bot check, when a send was answered "
+                "CHALLENGE_REQUIRED (whose extensions name the provider and site key). "
+                "Each token is good once."
+            )
+        )
 
     sent = graphene.Boolean(
         required=True, description="True once the SMS was handed to the provider."
@@ -74,8 +81,12 @@ class SendOtp(graphene.Mutation):
     retry_after = graphene.Int(required=True, description="Seconds until another code may be sent.")
 
     @staticmethod
-    def mutate(root, info, phone_number):
-        sent = codes.send_otp(phone_number=phone_number, client_ip=client_ip(info.context))
+    def mutate(root, info, phone_number, challenge_token=None):
+        sent = codes.send_otp(
+            phone_number=phone_number,
+            client_ip=client_ip(info.context),
+            challenge_token=challenge_token,
+        )
         return SendOtp(sent=True, expires_in=sent.expires_in, retry_after=sent.retry_after)
 
 

@@ -116,21 +116,32 @@ def test_a_thousand_wrong_guesses_through_every_path_evaluate_at_most_five(capsy
     )
 
 
-def test_a_number_gets_at_most_five_codes_in_any_hour(api):
+def test_one_network_gets_five_codes_a_number_and_every_network_ten(api):
+    """Without a bot check, each client network has its own share of a number's hour
+    (OTP_MAX_SENDS_PER_HOUR), so nobody locks the owner out from elsewhere; the number
+    gets at most OTP_MAX_SENDS_PER_HOUR_HARD codes in any sliding hour."""
+    attacker, owner = {"REMOTE_ADDR": "198.51.100.7"}, {"REMOTE_ADDR": "203.0.113.9"}
     with time_machine.travel(timezone.now(), tick=False) as clock:
         for _ in range(5):
-            api.send_code(PHONE)
+            assert api.get(f"/accounts/api/otp/{PHONE}/", **attacker).status_code == 200
             clock.shift(61)
-        refused = api.get(f"/accounts/api/otp/{PHONE}/")
-        assert refused.status_code == 429
-        # The first code of the hour was sent 5 * 61 s ago; it leaves the window then.
-        assert refused.json()["retry_after"] == 3600 - 5 * 61
-        clock.shift(3600 - 5 * 61)
-        api.send_code(PHONE)
-        assert len(sms.outbox) == 6
+        refused = api.get(f"/accounts/api/otp/{PHONE}/", **attacker)
+        assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED"
+        # The owner, on another network, still gets codes.
+        for _ in range(5):
+            assert api.get(f"/accounts/api/otp/{PHONE}/", **owner).status_code == 200
+            clock.shift(61)
+        third = {"REMOTE_ADDR": "192.0.2.1"}
+        ceiling = api.get(f"/accounts/api/otp/{PHONE}/", **third)
+        assert ceiling.status_code == 429
+        # The first code of the hour was sent 10 * 61 s ago.
+        assert ceiling.json()["retry_after"] == 3600 - 10 * 61
+        clock.shift(3600 - 10 * 61)
+        assert api.get(f"/accounts/api/otp/{PHONE}/", **third).status_code == 200
+    assert len(sms.outbox) == 11
 
 
-def test_an_hour_of_guessing_one_number_evaluates_at_most_25_guesses(api, capsys, settings):
+def test_an_hour_of_guessing_one_number_evaluates_at_most_50_guesses(api, capsys, settings):
     settings.LOGIN_FAILURES_PER_IP_PER_HOUR = 10_000
     evaluated = codes = 0
     with time_machine.travel(timezone.now(), tick=False) as clock:
@@ -147,8 +158,10 @@ def test_an_hour_of_guessing_one_number_evaluates_at_most_25_guesses(api, capsys
             evaluated += challenge.attempts
             OTPChallenge.objects.filter(pk=challenge.pk).update(attempts=0, used_at=timezone.now())
             clock.shift(60)
-    assert codes == 5
-    assert evaluated <= 25
+    # One network's share is counted in fixed hours, so one client may get a second share
+    # when an hour turns; the number's hard ceiling holds over any sliding hour.
+    assert codes <= settings.OTP_MAX_SENDS_PER_HOUR_HARD == 10
+    assert evaluated <= 5 * settings.OTP_MAX_SENDS_PER_HOUR_HARD
     report(
         capsys, f"one hour against one number: {codes} codes sent, {evaluated} guesses evaluated"
     )
@@ -269,23 +282,37 @@ def test_status_lookups_per_ip_are_capped(api, settings):
 
 
 def test_sms_pumping_across_many_numbers_and_ips_stops_at_the_hourly_budget(api, settings, capsys):
+    """New numbers may spend the unreserved share of the budget only: pumping from 50
+    IPs to 500 new numbers texts 50, and returning users still get the other 50."""
     settings.SMS_MAX_PER_HOUR = 100
+    returning = [f"0913000{n:04d}" for n in range(60)]
+    User.objects.bulk_create([User(phone_number="+98" + phone[1:]) for phone in returning])
     statuses = []
     for ip in range(50):
         client = client_at(fake_ip(ip))
         for n in range(10):
             phone = f"0912{ip:03d}{n:04d}"
             statuses.append(client.get(f"/accounts/api/otp/{phone}/").status_code)
-    assert statuses.count(200) == 100
-    assert statuses.count(429) == 400
-    assert len(sms.outbox) == 100
+    assert statuses.count(200) == 50
+    assert statuses.count(429) == 450
+    assert len(sms.outbox) == 50
+    owners = [
+        client_at(fake_ip(100 + n // 10)).get(f"/accounts/api/otp/{phone}/").status_code
+        for n, phone in enumerate(returning)
+    ]
+    assert owners == [200] * 50 + [429] * 10  # the whole budget, and not one text more
     live = OTPChallenge.objects.exclude(code_hash="").count()
     assert live == 100  # refused sends leave no live code behind
-    report(capsys, f"pumping 500 numbers from 50 IPs: {len(sms.outbox)} SMS sent, 400 refused")
+    report(
+        capsys,
+        f"pumping 500 new numbers from 50 IPs: 50 SMS sent, 450 refused; "
+        f"{owners.count(200)} returning users texted from the reserved share",
+    )
 
 
 def test_sends_refused_before_texting_leave_the_sms_budget_alone(api, settings):
     settings.SMS_MAX_PER_HOUR = 2
+    settings.SMS_RESERVED_FOR_ACCOUNTS = 0
     assert api.get("/accounts/api/otp/09120000001/").status_code == 200
     refused = [
         api.get("/accounts/api/otp/09120000001/"),  # the cooldown

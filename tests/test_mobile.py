@@ -75,6 +75,7 @@ def test_a_test_number_cannot_be_brute_forced(api, test_number, settings):
 
 def test_a_test_number_charges_no_sms_budget(api, test_number, settings):
     settings.SMS_MAX_PER_HOUR = 1
+    settings.SMS_RESERVED_FOR_ACCOUNTS = 0
     settings.OTP_RESEND_COOLDOWN = 0
     for _ in range(3):
         assert api.get(f"/accounts/api/otp/{TEST_NUMBER}/").status_code == 200

@@ -4,15 +4,12 @@ host differs from production."""
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 
+from .fake_api import FakeApi
 from .helpers import PHONE
 from .servers import free_port
 
@@ -34,42 +31,19 @@ TWILIO_BAD_NUMBER = (
 SERVER_ERROR = (500, {"message": "internal error"})
 
 
-class FakeProvider:
-    """An HTTP server on 127.0.0.1 that answers from a script and records requests."""
+class FakeProvider(FakeApi):
+    """A provider that answers from a script and records requests."""
 
     def __init__(self) -> None:
         self.script: list[tuple[int, dict]] = []
         self.delay = 0.0
         self.requests: list[dict] = []
-        fake = self
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                fake.requests.append(
-                    {"path": self.path, "form": form, "auth": self.headers.get("Authorization")}
-                )
-                time.sleep(fake.delay)
-                status, body = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, form: dict, headers: dict) -> tuple[int, dict]:
+        self.requests.append({"path": path, "form": form, "auth": headers.get("Authorization")})
+        time.sleep(self.delay)
+        return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
 
 @pytest.fixture

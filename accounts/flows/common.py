@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from .. import events, sessions, tokens
 from ..errors import (
     AccountsError,
+    ChallengeRequired,
     InvalidCredentials,
     InvalidPhoneNumber,
     InvalidToken,
@@ -91,6 +92,8 @@ def use_case(
                 )
                 if isinstance(error, RateLimited):
                     events.announce(events.rate_limited, limit=error.limit or "other")
+                elif isinstance(error, ChallengeRequired) and error.limit:
+                    events.announce(events.rate_limited, limit=error.limit)
                 raise
 
         return wrapper  # type: ignore[return-value]

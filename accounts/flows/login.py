@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .. import events, limits, otp, passwords, sessions, status_cache
+from .. import events, limits, otp, passwords, ranges, sessions, status_cache
 from ..errors import AccountsError, InvalidCredentials, InvalidPhoneNumber, RateLimited
 from ..models import Session, User
 from ..phone import mask_phone, normalize_phone, to_ascii_digits
@@ -37,11 +37,20 @@ def login(
         trip = RoundTrip()
         # A code may create the account: its status is marked as changing in the round
         # trip that checks the failure budget, before the statement that may create it.
+        # The same trip counts the code as verified for its number range (`ranges`),
+        # taken back unless it logs in.
         marking = status_cache.mark_changing(trip, phone.as_e164) if code else None
+        verified = ranges.count_verified(trip, phone.as_e164) if code else None
         with counting_failures(client_ip, trip):
             client = Client(client_ip, user_agent)
-            if code is not None and (pair := _code_login(phone, code, client, marking)):
+            try:
+                pair = _code_login(phone, code, client, marking) if code is not None else None
+            except Exception:
+                limits.refund(verified)
+                raise
+            if pair is not None:
                 return pair
+            limits.refund(verified)
             return _password_login(phone, secret, client)
     except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
         _announce_failure(phone_number, password, error)
