@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run serve test test-fast test-services system-packages bench lint format schema clean
+.PHONY: run serve test test-fast test-services system-packages bench drill lint format schema clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL and R
 bench: $(BIN)/.installed  ## Benchmark every endpoint against the constant and the I/O floor
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py --write bench/RESULTS.md
+
+# Needs PostgreSQL and Redis on 127.0.0.1 (BENCH_DATABASE_URL, BENCH_REDIS_URL).
+drill: $(BIN)/.installed  ## Replay SMS pumping, a lockout and real users at once; writes bench/DRILL.md
+	$(BIN)/python bench/drill.py --write bench/DRILL.md
 
 lint: $(BIN)/.installed  ## Check formatting, lint and types
 	$(BIN)/ruff format --check .

@@ -9,12 +9,15 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils import translation
 
-from . import networks
+from . import bot_check, networks
 
 POSITIVE_SETTINGS = (
     "OTP_TTL",
     "OTP_MAX_ATTEMPTS",
     "OTP_MAX_SENDS_PER_HOUR",
+    "OTP_MAX_SENDS_PER_HOUR_HARD",
+    "OTP_RANGE_DIGITS",
+    "OTP_RANGE_MIN_SENDS",
     "OTP_SENDS_PER_IP_PER_HOUR",
     "STATUS_LOOKUPS_PER_IP_PER_HOUR",
     "LOGIN_FAILURES_PER_IP_PER_HOUR",
@@ -202,6 +205,44 @@ def check_jwt_keys(app_configs, **kwargs):
     except KeyFileError as error:
         return [Error(f"Access tokens cannot be signed: {error}", id="accounts.E008")]
     return []
+
+
+@register(Tags.security, deploy=False)
+def check_sms_economy(app_configs, **kwargs):
+    """The budget split, the range throttle and the bot check: values that would silently
+    turn a defence off, or fail on the first send, stop the service at start-up."""
+    errors = []
+    for name in ("SMS_RESERVED_FOR_ACCOUNTS", "OTP_RANGE_MIN_VERIFIED"):
+        if not 0 <= getattr(settings, name) <= 1:
+            errors.append(Error(f"{name} must be 0 to 1.", id="accounts.E012"))
+    if settings.OTP_MAX_SENDS_PER_HOUR_HARD < settings.OTP_MAX_SENDS_PER_HOUR:
+        errors.append(
+            Error(
+                "OTP_MAX_SENDS_PER_HOUR_HARD must be at least OTP_MAX_SENDS_PER_HOUR.",
+                id="accounts.E012",
+            )
+        )
+    for region, limit in settings.SMS_MAX_PER_HOUR_BY_REGION.items():
+        if limit < 0 or not (len(region) == 2 and region.isalpha()):
+            errors.append(
+                Error(f"SMS_MAX_PER_HOUR_BY_REGION: {region}={limit}.", id="accounts.E012")
+            )
+    if settings.BOT_CHECK_POLICY not in ("always", "risk"):
+        errors.append(Error("BOT_CHECK_POLICY must be 'always' or 'risk'.", id="accounts.E013"))
+    try:
+        check = bot_check.backend()
+    except ImportError as error:
+        errors.append(Error(f"BOT_CHECK_BACKEND: {error}.", id="accounts.E013"))
+        return errors
+    if check is not None and not isinstance(check, bot_check.BotCheck):
+        errors.append(Error("BOT_CHECK_BACKEND must name a BotCheck.", id="accounts.E013"))
+    if check is not None:
+        for name in ("BOT_CHECK_SECRET", "BOT_CHECK_SITE_KEY"):
+            if not getattr(settings, name):
+                errors.append(
+                    Error(f"BOT_CHECK_BACKEND={check.name} needs {name}.", id="accounts.E013")
+                )
+    return errors
 
 
 def _check_proxies() -> list[Error]:

@@ -41,6 +41,8 @@ SMS_GLOBAL = Limit("sms-global", "SMS_MAX_PER_HOUR")
 STATUS_LOOKUPS_PER_IP = Limit("status-ip", "STATUS_LOOKUPS_PER_IP_PER_HOUR", per_client=True)
 # A number's codes asked for from one client network (its share of the number's hour).
 OTP_SENDS_PER_NUMBER_NETWORK = Limit("number-network", "OTP_MAX_SENDS_PER_HOUR")
+# Sends to numbers without an account (allowed: the unreserved share, see flows.codes).
+SMS_NEW_NUMBERS = Limit("sms-new-numbers", "SMS_MAX_PER_HOUR")
 SMS_REGION = Limit("sms-region", "SMS_MAX_PER_HOUR")  # allowed: SMS_MAX_PER_HOUR_BY_REGION
 LOGIN_FAILURES_PER_IP = Limit("login-fail-ip", "LOGIN_FAILURES_PER_IP_PER_HOUR", per_client=True)
 
@@ -91,16 +93,13 @@ class RedisStore:
     """Counters in Redis: their commands join the round trip they are given."""
 
     def increment(self, trip: RoundTrip, key: str, window_end: int) -> Reply:
-        reply = trip.add("incr", f"rl:{key}:{window_end}")
-        trip.add("expireat", f"rl:{key}:{window_end}", window_end + 1)
-        return reply
+        return trip.count(f"rl:{key}:{window_end}", 1, window_end + 1)
 
     def get(self, trip: RoundTrip, key: str, window_end: int) -> Reply:
-        return trip.add("get", f"rl:{key}:{window_end}")
+        return trip.read(f"rl:{key}:{window_end}")
 
     def decrement(self, trip: RoundTrip, key: str, window_end: int) -> None:
-        trip.add("decr", f"rl:{key}:{window_end}")
-        trip.add("expireat", f"rl:{key}:{window_end}", window_end + 1)  # gone if it was gone
+        trip.count(f"rl:{key}:{window_end}", -1, window_end + 1)
 
     def set_once(self, trip: RoundTrip, key: str, until: int) -> Reply:
         return trip.add("set", f"once:{key}", 1, nx=True, exat=until)

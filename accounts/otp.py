@@ -52,6 +52,7 @@ class Reservation:
     sent_at: datetime  # identifies the reservation in the row
     expires_in: int
     retry_after: int
+    has_account: bool = False  # whether the number had an account when it was reserved
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,9 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
         ),
     )
     for _attempt in range(3):
-        recent = send()
-        if recent is not None:
+        reserved = send()
+        if reserved is not None:
+            recent, has_account = reserved
             break
         _refuse(otp_sql.recent_sends(e164), stamp, per_hour)
     else:  # refused three times, each time by a send that was gone when read
@@ -178,7 +180,7 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
     retry_after = cooldown
     if len(recent) >= per_hour:
         retry_after = max(cooldown, math.ceil(recent[-per_hour] + HOUR - stamp))
-    return Reservation(phone_number, now, settings.OTP_TTL, retry_after)
+    return Reservation(phone_number, now, settings.OTP_TTL, retry_after, has_account)
 
 
 def _refuse(recent: list[float], stamp: float, per_hour: int) -> None:

@@ -46,14 +46,36 @@ class Reply:
         self.value = value
 
 
-class RoundTrip:
-    """Commands gathered from several concerns, sent to Redis together by `send`."""
+# A trip's counter commands, run by Redis as one command: KEYS[i] with ARGV[2i-1], a
+# step (0: read the value) and ARGV[2i], when the key expires (a Unix time).
+_COUNTERS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local step = tonumber(ARGV[2 * i - 1])
+  if step == 0 then
+    out[i] = redis.call('GET', key)
+  else
+    out[i] = redis.call('INCRBY', key, step)
+    redis.call('EXPIREAT', key, ARGV[2 * i])
+  end
+end
+return out
+"""
 
-    __slots__ = ("_commands", "_replies")
+
+class RoundTrip:
+    """Commands gathered from several concerns, sent to Redis together by `send`.
+
+    Counters (`count`, `read`) go as one Lua command, however many there are: a
+    request's limits cost Redis one command to parse and answer, not two per counter.
+    """
+
+    __slots__ = ("_commands", "_replies", "_counters")
 
     def __init__(self) -> None:
         self._commands: list[tuple[str, tuple, dict]] = []
         self._replies: list[Reply] = []
+        self._counters: list[tuple[str, int, int, Reply]] = []
 
     def add(self, command: str, *args: Any, **kwargs: Any) -> Reply:
         """Queue one command (a redis-py method name); its answer fills the `Reply`."""
@@ -62,14 +84,36 @@ class RoundTrip:
         self._replies.append(reply)
         return reply
 
+    def count(self, key: str, step: int, expire_at: int) -> Reply:
+        """Queue adding `step` to a counter that expires at `expire_at`; the reply is
+        its new value."""
+        reply = Reply()
+        self._counters.append((key, step, expire_at, reply))
+        return reply
+
+    def read(self, key: str) -> Reply:
+        """Queue reading a counter (or any string value; None when there is none)."""
+        reply = Reply()
+        self._counters.append((key, 0, 0, reply))
+        return reply
+
     def send(self) -> None:
         """One pipelined round trip for every queued command; none queued, no trip."""
-        if not self._commands:
+        if not self._commands and not self._counters:
             return
         pipeline = client().pipeline(transaction=False)
+        if self._counters:
+            keys = [key for key, _, _, _ in self._counters]
+            steps = [value for _, step, at, _ in self._counters for value in (step, at)]
+            pipeline.eval(_COUNTERS, len(keys), *keys, *steps)
         for command, args, kwargs in self._commands:
             getattr(pipeline, command)(*args, **kwargs)
-        for reply, value in zip(self._replies, pipeline.execute(), strict=True):
+        values = pipeline.execute()
+        if self._counters:
+            for (_, _, _, reply), value in zip(self._counters, values.pop(0), strict=True):
+                reply.value = value
+        for reply, value in zip(self._replies, values, strict=True):
             reply.value = value
         self._commands.clear()
         self._replies.clear()
+        self._counters.clear()

@@ -83,7 +83,7 @@ class Lookup:
 def look_up(trip: RoundTrip, e164: str) -> Lookup:
     """Ask for a number's entry in `trip`."""
     redis_key = key(e164)
-    reply = Reply() if redis_key is None else trip.add("get", redis_key)
+    reply = Reply() if redis_key is None else trip.read(redis_key)
     return Lookup(redis_key, reply)
 
 

@@ -44,6 +44,10 @@ SERVICE_ENV = {
     "OTP_TTL": "3600",
     "OTP_RESEND_COOLDOWN": "0",
     "OTP_MAX_SENDS_PER_HOUR": RAISED,
+    "OTP_MAX_SENDS_PER_HOUR_HARD": RAISED,
+    # The cases text numbers counted up in a few ranges and verify few of them: the
+    # range counters run on every send and login, their throttle never trips.
+    "OTP_RANGE_MIN_SENDS": RAISED,
     "OTP_SENDS_PER_IP_PER_HOUR": RAISED,
     "STATUS_LOOKUPS_PER_IP_PER_HOUR": RAISED,
     "LOGIN_FAILURES_PER_IP_PER_HOUR": RAISED,

@@ -23,6 +23,8 @@ REST_CODES = {
     "SMS_DELIVERY_FAILED",
     "SERVICE_UNAVAILABLE",
     "BAD_REQUEST",
+    "CROSS_SITE_REQUEST",
+    "CHALLENGE_REQUIRED",
 }
 GRAPHQL_CODES = {
     "INVALID_INPUT",
@@ -42,6 +44,8 @@ GRAPHQL_CODES = {
     "REQUEST_TOO_LARGE",
     "SERVICE_UNAVAILABLE",
     "UNSUPPORTED_MEDIA_TYPE",
+    "CROSS_SITE_REQUEST",
+    "CHALLENGE_REQUIRED",
 }
 
 NASTY_CHARACTERS = st.sampled_from(
@@ -136,16 +140,28 @@ def test_numbers_in_the_url(api, number):
 
 
 @FUZZ
-@given(authorization=header_text, language=header_text, forwarded=header_text)
-def test_headers_the_service_reads(api, settings, authorization, language, forwarded):
+@given(
+    authorization=header_text,
+    language=header_text,
+    forwarded=header_text,
+    origin=header_text,
+    challenge=header_text,
+)
+def test_headers_the_service_reads(
+    api, settings, authorization, language, forwarded, origin, challenge
+):
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     settings.TRUSTED_PROXY_COUNT = 1
     headers = {
         "HTTP_AUTHORIZATION": authorization,
         "HTTP_ACCEPT_LANGUAGE": language,
         "HTTP_X_FORWARDED_FOR": forwarded,
+        "HTTP_ORIGIN": origin,
+        "HTTP_SEC_FETCH_SITE": origin,
+        "HTTP_X_CHALLENGE_TOKEN": challenge,
     }
     assert_rest_answer(api.client.get("/accounts/api/status/09112223344/", **headers))
+    assert_rest_answer(api.client.get("/accounts/api/otp/09112223344/", **headers))
     response = api.client.post(
         "/graphql",
         {"query": '{ me { phoneNumber } userStatus(phoneNumber: "09112223344") { exists } }'},

@@ -60,6 +60,21 @@ def test_a_flood_to_new_numbers_leaves_the_reserved_share_to_accounts(api, setti
     assert len(outbox) == 8
 
 
+def test_sends_to_accounts_leave_new_numbers_their_share(api, settings):
+    """The share is a floor for accounts, not a ceiling on everyone: returning users
+    (or someone sending to their numbers) do not use up what new numbers may spend."""
+    settings.SMS_MAX_PER_HOUR = 10
+    owners = [f"0935700{n:04d}" for n in range(6)]
+    User.objects.bulk_create([User(phone_number="+98" + phone[1:]) for phone in owners])
+    to_accounts = [
+        otp(api, phone, ip=f"198.51.100.{n}").status_code for n, phone in enumerate(owners)
+    ]
+    assert to_accounts == [200] * 6
+    to_new = [otp(api, f"0935800{n:04d}", ip=f"203.0.113.{n}").status_code for n in range(5)]
+    assert to_new == [200] * 4 + [429]  # the budget is spent: 6 + 4
+    assert len(outbox) == 10
+
+
 def test_a_country_can_have_a_budget_of_its_own(api, settings):
     settings.OTP_ALLOWED_REGIONS = ["IR", "GB"]
     settings.SMS_MAX_PER_HOUR_BY_REGION = {"GB": 1}

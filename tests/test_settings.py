@@ -72,6 +72,13 @@ def test_default_settings_pass_the_checks():
         ("TRUSTED_PROXY_COUNT", -1),
         ("TRUSTED_PROXIES", ["10.0.0.0/8", "not-an-address"]),
         ("IPV6_PREFIX_LENGTH", 16),
+        ("SMS_RESERVED_FOR_ACCOUNTS", 1.5),
+        ("OTP_RANGE_MIN_VERIFIED", -0.1),
+        ("OTP_MAX_SENDS_PER_HOUR_HARD", 2),
+        ("SMS_MAX_PER_HOUR_BY_REGION", {"IRAN": 5}),
+        ("BOT_CHECK_POLICY", "sometimes"),
+        ("BOT_CHECK_BACKEND", "no.such.Backend"),
+        ("BOT_CHECK_BACKEND", "turnstile"),  # without a secret and a site key
     ],
 )
 def test_unsafe_limits_fail_the_checks(settings, name, value):

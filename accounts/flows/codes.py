@@ -64,18 +64,26 @@ def _send_otp(phone_number: object, client_ip: str, challenge_token: str | None)
     budget = limits.count(trip, limits.SMS_GLOBAL, "all")
     region_limit = settings.SMS_MAX_PER_HOUR_BY_REGION.get(region)
     in_region = None if region_limit is None else limits.count(trip, limits.SMS_REGION, region)
+    # Counted as a send to a new number until its reservation says otherwise.
+    new_spent = limits.count(trip, limits.SMS_NEW_NUMBERS, "all")
     in_range = ranges.look(trip, e164)
     cached = status_cache.look_up(trip, e164)
     trip.send()
+    charged = [share, budget, in_region, in_range.counted, new_spent]
     try:
         per_ip.enforce()
-        _charge(budget, cached, e164)
+        budget.enforce()
         if in_region is not None:
             in_region.enforce(region_limit)
+        if new_spent.count > _unreserved() and not _has_account(cached, e164):
+            raise _reserved_for_accounts(new_spent)
         checked = _screen(per_ip, share, in_range, client_ip, challenge_token)
         reservation, issued = _reserve(phone, checked, client_ip, challenge_token)
+        if reservation.has_account:  # a returning user's: not the new numbers' to pay
+            charged.remove(new_spent)
+            new_spent.refund()
     except Exception:
-        limits.refund(share, budget, in_region, in_range.counted)
+        limits.refund(*charged)
         raise
     try:
         if issued is None:
@@ -109,23 +117,27 @@ def _send_fixed(phone: PhoneNumber, code: str, client_ip: str) -> SentCode:
     return SentCode(phone, reservation.expires_in, reservation.retry_after)
 
 
-def _charge(budget: limits.Count, cached: status_cache.Lookup, e164: str) -> None:
-    """Refuse a send over the SMS budget; past its unreserved share, only numbers that
-    have an account may spend it (SMS_RESERVED_FOR_ACCOUNTS)."""
-    budget.enforce()
-    unreserved = math.floor(settings.SMS_MAX_PER_HOUR * (1 - settings.SMS_RESERVED_FOR_ACCOUNTS))
-    if budget.count <= unreserved:
-        return
+def _unreserved() -> int:
+    """The sends of an hour that numbers without an account may have: the share of
+    SMS_MAX_PER_HOUR not kept for accounts (SMS_RESERVED_FOR_ACCOUNTS)."""
+    return math.floor(settings.SMS_MAX_PER_HOUR * (1 - settings.SMS_RESERVED_FOR_ACCOUNTS))
+
+
+def _has_account(cached: status_cache.Lookup, e164: str) -> bool:
+    """Whether the number has an account: from the status cache, or the database."""
     entry = cached.value
     if entry not in status_cache.ENTRIES:
         entry = status_cache.entry(user_sql.password_of(e164))
         cached.remember(entry)
-    if entry == status_cache.MISSING:
-        raise RateLimited(
-            budget.window_end - budget.at,
-            reason="the SMS budget left is reserved for accounts",
-            limit="sms-reserved",
-        )
+    return entry != status_cache.MISSING
+
+
+def _reserved_for_accounts(spent: limits.Count) -> RateLimited:
+    return RateLimited(
+        spent.window_end - spent.at,
+        reason="the SMS budget left is reserved for accounts",
+        limit="sms-reserved",
+    )
 
 
 def _screen(

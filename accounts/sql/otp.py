@@ -53,7 +53,8 @@ ON CONFLICT (phone_number) DO UPDATE SET
   recent_sends = {kept}
 WHERE NOT EXISTS (SELECT 1 FROM {sends} WHERE {send} > %(cooldown_from)s)
   AND (SELECT count(*) FROM {sends} WHERE {send} > %(hour_ago)s) < %(per_hour)s
-RETURNING recent_sends
+RETURNING recent_sends,
+  EXISTS (SELECT 1 FROM accounts_user WHERE phone_number = %(phone)s) AS has_account
 """  # noqa: S608 (the column lists come from the models, never from input)
 
 
@@ -118,11 +119,12 @@ def reserve(
     cooldown_from: float,
     per_hour: int,
     prune_before: datetime | None,
-) -> list[float] | None:
+) -> tuple[list[float], bool] | None:
     """Make a send (and its code, when `code_hash` is given) the number's latest, where
     no send came after `cooldown_from` and fewer than `per_hour` after `hour_ago`; with
     `prune_before`, also delete up to 64 rows that died before it.
-    Returns the sends of the last hour, this one last; None when a limit refused it."""
+    Returns the sends of the last hour, this one last, and whether the number has an
+    account; None when a limit refused it."""
     ops = connection.ops
     vendor = connection.vendor
     params = {
@@ -147,7 +149,7 @@ def reserve(
             row = sql_cursor.fetchone()
             if prune_before is not None:
                 sql_cursor.execute(PRUNE[vendor], params)
-    return None if row is None else _sends(row[0])
+    return None if row is None else (_sends(row[0]), bool(row[1]))
 
 
 def recent_sends(phone: str) -> list[float]:
