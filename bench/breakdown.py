@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import add_service_arguments  # noqa: E402
+
 PARTS = [  # (part, path fragments), first match wins
     ("PostgreSQL (driver and wait)", ("/psycopg/", "/psycopg_binary/")),
     ("Redis (driver and wait)", ("/redis/",)),
@@ -173,13 +175,7 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed this many users and expired codes first"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    )
+    add_service_arguments(parser)
     options = parser.parse_args()
 
     import redis

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench import add_service_arguments  # noqa: E402
 from tests.fake_bot_check import SECRET, SITE_KEY, FakeBotCheck  # noqa: E402
 from tests.servers import Server, base_env, manage, migrate, shared_database  # noqa: E402
 
@@ -336,13 +337,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2, help="rounds of (without, with) a check")
     parser.add_argument("--write", help="also write the results to this Markdown file")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    )
+    add_service_arguments(parser)
     options = parser.parse_args()
     os.environ["DATABASE_URL"] = options.database_url  # where shared_database makes its own
     outcomes = []

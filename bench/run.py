@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import add_service_arguments  # noqa: E402
 from tests.servers import Server, manage, shared_database  # noqa: E402
 
 LUA = ROOT / "bench" / "lua"
@@ -420,13 +421,7 @@ def main() -> None:
     parser.add_argument("--scale-rows", type=int, default=1_000_000)
     parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
     parser.add_argument("--only", help="run only cases whose names contain one of these (a,b)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    )
+    add_service_arguments(parser)
     parser.add_argument("--write", help="also write the results to this Markdown file")
     options = parser.parse_args()
 
