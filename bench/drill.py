@@ -329,6 +329,10 @@ def report(outcomes: list[Outcome]) -> str:
         "owners' figure is reported, not a target: three networks reach a number's hard "
         "ceiling (`OTP_MAX_SENDS_PER_HOUR_HARD`) before its owner asks.",
         "",
+        "Range trips are the service's WARNING lines: one per pumped range, and one more per "
+        "range where two lockout targets happen to share a range, whose unverified texts "
+        "reach `OTP_RANGE_MIN_SENDS` without a bot check.",
+        "",
     ]
     return "\n".join(lines)
 
