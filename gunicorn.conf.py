@@ -17,6 +17,13 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn's control socket (for gunicornc) is off: its default path is one per user, so
+# a second instance would take it over and stopping either would delete it. A path in
+# GUNICORN_CONTROL_SOCKET, one per instance, turns it on.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 # gunicorn believes X-Forwarded-Proto from the same peers as the service: TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 

@@ -198,10 +198,10 @@ def check_cors_origins(app_configs, **kwargs):
 
 @register(Tags.security, deploy=False)
 def check_jwt_keys(app_configs, **kwargs):
-    from .keys import KeyFileError, key_set
+    from .keys import KeyFileError, read_key_set
 
     try:
-        key_set()
+        read_key_set()
     except KeyFileError as error:
         return [Error(f"Access tokens cannot be signed: {error}", id="accounts.E008")]
     return []

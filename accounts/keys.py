@@ -14,6 +14,7 @@ import base64
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+logger = logging.getLogger("accounts")
 
 SYMMETRIC = "HS256"
 ASYMMETRIC = ("ES256", "EdDSA", "RS256")
@@ -164,8 +167,17 @@ def _cached_key_set(algorithm: str, path: str, stamp: tuple, secret: str) -> Key
     return read_key_file(path, algorithm)
 
 
-def key_set() -> KeySet:
-    """The keys in force now; raises `KeyFileError` when the settings do not give any."""
+# Per (algorithm, file): the file's stamp when it last failed to load, and why (so that a
+# broken file is read once per change, not on every request), and the last good keys.
+_failures: dict[tuple[str, str], tuple[tuple, KeyFileError]] = {}
+_last_good: dict[tuple[str, str], KeySet] = {}
+_stale: set[tuple[str, str]] = set()
+_reported: dict[tuple[str, str], tuple] = {}  # the broken state last logged
+
+
+def read_key_set() -> KeySet:
+    """The keys the settings give now; raises `KeyFileError` when they give none (the
+    system checks and `jwt_keys` ask this)."""
     algorithm = settings.JWT_ALGORITHM
     if algorithm not in ALGORITHMS:
         raise KeyFileError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}.")
@@ -179,4 +191,44 @@ def key_set() -> KeySet:
         except OSError as error:
             raise KeyFileError(f"JWT_PRIVATE_KEYS_FILE cannot be read: {error.strerror}.") from None
         stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
-    return _cached_key_set(algorithm, path, stamp, settings.GRAPHQL_JWT["JWT_SECRET_KEY"])
+    failed = _failures.get((algorithm, path))
+    if failed is not None and failed[0] == stamp:
+        raise failed[1]
+    try:
+        return _cached_key_set(algorithm, path, stamp, settings.GRAPHQL_JWT["JWT_SECRET_KEY"])
+    except KeyFileError as error:
+        _failures[(algorithm, path)] = (stamp, error)
+        raise
+
+
+def key_set() -> KeySet:
+    """The keys in force: the file's, read again whenever it changes. A file that stops
+    loading (a bad edit during a rotation) leaves the last good keys in force, logged
+    at ERROR once per change of the file, and /readyz not ready until it loads again."""
+    where = (settings.JWT_ALGORITHM, settings.JWT_PRIVATE_KEYS_FILE)
+    try:
+        keys = read_key_set()
+    except KeyFileError as error:
+        last = _last_good.get(where)
+        if last is None:
+            raise
+        failed = _failures.get(where)
+        seen = (failed[0] if failed else None, str(error))  # this state of the file
+        if _reported.get(where) != seen:
+            logger.error("Signing keys: %s Keeping the last good keys until it is fixed.", error)
+            _reported[where] = seen
+        _stale.add(where)
+        return last
+    _last_good[where] = keys
+    _stale.discard(where)
+    _reported.pop(where, None)
+    return keys
+
+
+def in_force() -> bool:
+    """True when the keys in force are the ones the settings give now (for /readyz)."""
+    try:
+        key_set()
+    except KeyFileError:
+        return False
+    return (settings.JWT_ALGORITHM, settings.JWT_PRIVATE_KEYS_FILE) not in _stale

@@ -5,9 +5,9 @@ import logging
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 
-from accounts import redis_client
+from accounts import keys, redis_client
+from accounts.api import endpoint
 
 from .errors import json_response
 
@@ -32,11 +32,22 @@ def checks() -> dict:
     return found
 
 
-@require_GET
+@endpoint("GET", "HEAD")
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database and the cache answer; 503 naming what does not."""
+    return _answer(checks())
+
+
+@endpoint("GET", "HEAD")
+def readyz(request: HttpRequest) -> JsonResponse:
+    """/healthz's checks, and the signing keys: not ready while the key file does not
+    load (the last good keys still sign meanwhile), so that a rollout stops there."""
+    return _answer({**checks(), "signing_keys": keys.in_force})
+
+
+def _answer(found: dict) -> JsonResponse:
     failing = []
-    for name, check in checks().items():
+    for name, check in found.items():
         try:
             healthy = check()
         except Exception as error:
@@ -49,7 +60,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return json_response({"status": "ok"})
 
 
-@require_GET
+@endpoint("GET", "HEAD")
 def livez(request: HttpRequest) -> JsonResponse:
     """200 while the process can answer at all; checks nothing behind it."""
     return json_response({"status": "ok"})

@@ -6,7 +6,7 @@ from accounts.api import jwks, metrics
 from schema.views import GraphQLView
 
 from . import errors, routes
-from .health import healthz, livez
+from .health import healthz, livez, readyz
 
 # Every API route of `routes.API_ROUTES`, and its view.
 VIEWS = {
@@ -14,7 +14,7 @@ VIEWS = {
     routes.REST.path: include("accounts.urls"),
     routes.JWKS.path: jwks,
     "healthz": healthz,
-    "readyz": healthz,
+    "readyz": readyz,
     "livez": livez,
     "metrics": metrics,
 }

@@ -283,3 +283,46 @@ def test_x_forwarded_for_from_an_unlisted_peer_names_no_client(tmp_path):
             for i in range(3)
         ]
     assert forged == [200, 429, 429]
+
+
+@pytest.mark.parametrize("account", ["none", "password"])
+def test_parallel_failures_never_overshoot_the_per_ip_budget(tmp_path, account):
+    """Each attempt takes its place in the client's failure budget before it is tried:
+    40 parallel wrong passwords from one client against two instances, with a budget of
+    10, evaluate 10 and refuse 30, even where the hasher keeps each attempt in flight."""
+    empty_shared_redis()
+    setup = []
+    if account == "password":
+        create = (
+            "from accounts.models import User; u = User(phone_number='+989352000099'); "
+            "u.set_password('the right passphrase'); u.save()"
+        )
+        setup.append(("shell", "-c", create))
+    with running_servers(
+        tmp_path,
+        count=2,
+        workers=2,
+        setup=setup,
+        LOGIN_FAILURES_PER_IP_PER_HOUR="10",
+        PASSWORD_LOCKOUT_THRESHOLD="1000",
+    ) as (a, b):
+        wrong = {"phone_number": "09352000099", "password": "a wrong passphrase"}
+        statuses = race(lambda i: (a if i % 2 else b).post("/accounts/api/token/", wrong)[0], 40)
+    assert sorted(statuses) == [401] * 10 + [429] * 30
+
+
+def test_instances_share_no_control_socket(tmp_path):
+    """gunicorn's control socket is off unless an instance is given a path of its own:
+    its default, one per user, would be taken over by a second instance and deleted
+    when either stops."""
+    home, runtime = tmp_path / "home", tmp_path / "runtime"
+    home.mkdir()
+    runtime.mkdir()
+    own = tmp_path / "own.ctl"
+    (tmp_path / "again").mkdir()
+    with running_servers(tmp_path, count=1, HOME=str(home), XDG_RUNTIME_DIR=str(runtime)):
+        assert list(home.rglob("*.ctl")) == [] and list(runtime.rglob("*.ctl")) == []
+    with running_servers(
+        tmp_path / "again", count=1, GUNICORN_CONTROL_SOCKET=str(own), HOME=str(home)
+    ):
+        assert own.exists()

@@ -205,3 +205,40 @@ def test_jwks_answers_cross_origin_reads(api, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
     response = Client().get("/.well-known/jwks.json", HTTP_ORIGIN="https://app.example.com")
     assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+def test_a_key_file_that_breaks_keeps_the_last_good_keys(api, asymmetric, caplog):
+    """An operator's bad edit during a rotation: tokens are still signed and verified
+    with the keys last read, one ERROR is logged per state of the file, and /readyz is
+    not ready until the file loads again (/healthz, the load balancer's, stays up)."""
+    path = Path(asymmetric("ES256"))
+    access = api.sign_up(PHONE)["access"]
+    published = jwks(api).json()
+    assert api.get("/readyz").status_code == 200
+
+    def errors() -> int:
+        return sum(
+            "Signing keys" in r.getMessage() for r in caplog.records if r.levelname == "ERROR"
+        )
+
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    for _ in range(3):
+        assert verify(api, access).status_code == 200
+        assert jwks(api).json() == published
+    again = api.login(PHONE, api.new_code(PHONE))["access"]
+    assert jwt.get_unverified_header(again)["kid"] == published["keys"][0]["kid"]
+    assert errors() == 1
+    ready = api.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["failing"] == ["signing_keys"]
+    assert api.get("/healthz").status_code == 200
+
+    path.write_bytes(b"another bad edit")  # a new state of the file: one more ERROR
+    assert jwks(api).status_code == 200 and jwks(api).status_code == 200
+    assert errors() == 2
+    path.unlink()
+    assert verify(api, again).status_code == 200
+    assert errors() == 3
+
+    write_keys(path, "ES256")  # fixed: the new keys are in force, and the service ready
+    assert api.get("/readyz").status_code == 200
+    assert jwks(api).json() != published

@@ -36,21 +36,15 @@ def login(
         code = digits if otp.looks_like_code(digits) else None
         trip = RoundTrip()
         # A code may create the account: its status is marked as changing in the round
-        # trip that checks the failure budget, before the statement that may create it.
-        # The same trip counts the code as verified for its number range (`ranges`),
-        # taken back unless it logs in.
+        # trip that counts the attempt, before the statement that may create it.
         marking = status_cache.mark_changing(trip, phone.as_e164) if code else None
-        verified = ranges.count_verified(trip, phone.as_e164) if code else None
-        with counting_failures(client_ip, trip):
+        with counting_failures(client_ip, trip) as after:
             client = Client(client_ip, user_agent)
-            try:
-                pair = _code_login(phone, code, client, marking) if code is not None else None
-            except Exception:
-                limits.refund(verified)
-                raise
-            if pair is not None:
+            if code is not None and (pair := _code_login(phone, code, client, marking)):
+                # A code typed back: its number range converts (`ranges`), counted in the
+                # trip that gives the attempt back.
+                ranges.count_verified(after, phone.as_e164)
                 return pair
-            limits.refund(verified)
             return _password_login(phone, secret, client)
     except (InvalidCredentials, InvalidPhoneNumber, RateLimited) as error:
         _announce_failure(phone_number, password, error)
@@ -80,18 +74,32 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
 
 
 @contextmanager
-def counting_failures(client_ip: str, trip: RoundTrip | None = None) -> Iterator[None]:
-    """Refuse a client IP over LOGIN_FAILURES_PER_IP_PER_HOUR (read in `trip`, with
-    whatever else it carries); count the failures of the block."""
+def counting_failures(
+    client_ip: str,
+    trip: RoundTrip | None = None,
+    failure: type[AccountsError] = InvalidCredentials,
+) -> Iterator[RoundTrip]:
+    """Run the block as one attempt against the client's LOGIN_FAILURES_PER_IP_PER_HOUR:
+    the attempt is counted before it runs (in `trip`, with whatever else it carries),
+    refused over the budget, and given back unless it fails with `failure`.
+    So parallel attempts never evaluate more than the budget, on any number of workers.
+    The block may add commands to the round trip that gives the attempt back."""
     trip = trip or RoundTrip()
-    failures = limits.peek(trip, limits.LOGIN_FAILURES_PER_IP, client_ip)
+    attempt = limits.count(trip, limits.LOGIN_FAILURES_PER_IP, client_ip)
     trip.send()
-    failures.enforce()
+    if refusal := attempt.refusal():
+        attempt.refund()  # refused: nothing was tried
+        raise refusal
+    after = RoundTrip()
     try:
-        yield
-    except InvalidCredentials:
-        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
+        yield after
+    except failure:
+        raise  # the failure keeps its place in the budget
+    except BaseException:
+        attempt.refund()
         raise
+    attempt.refund(after)
+    after.send()
 
 
 def _code_login(

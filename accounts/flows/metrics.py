@@ -6,9 +6,9 @@ import hmac
 
 from django.conf import settings
 
-from .. import limits
 from ..errors import Unauthenticated
 from .common import use_case
+from .login import counting_failures
 
 
 @use_case(client_ip="client_ip")
@@ -18,9 +18,8 @@ def authorize_metrics(*, authorization: str, client_ip: str) -> None:
     token = settings.METRICS_TOKEN
     if not token:
         return
-    limits.check(limits.LOGIN_FAILURES_PER_IP, client_ip)
-    # The header as it came on the wire (WSGI decodes headers as latin-1).
-    presented = authorization.encode("latin-1", "replace")
-    if not hmac.compare_digest(presented, f"Bearer {token}".encode()):
-        limits.record(limits.LOGIN_FAILURES_PER_IP, client_ip)
-        raise Unauthenticated(reason="no or wrong metrics token")
+    with counting_failures(client_ip, failure=Unauthenticated):
+        # The header as it came on the wire (WSGI decodes headers as latin-1).
+        presented = authorization.encode("latin-1", "replace")
+        if not hmac.compare_digest(presented, f"Bearer {token}".encode()):
+            raise Unauthenticated(reason="no or wrong metrics token")
