@@ -131,7 +131,8 @@ def passes(token: str | None, client_ip: str, *, reason: str, limit: str = "") -
     if len(token) > MAX_TOKEN_LENGTH:
         raise required("oversized challenge token", limit=limit)
     trip = RoundTrip()
-    first = limits.once(trip, "challenge:" + hashlib.sha256(token.encode()).hexdigest(), 600)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    first = limits.once(trip, f"challenge:{digest}", TOKEN_MEMORY_SECONDS)
     trip.send()
     if not first.value:
         raise required("challenge token used before", limit=limit)

@@ -219,21 +219,6 @@ def hit(limit: Limit, subject: str) -> None:
     counted.enforce()
 
 
-def check(limit: Limit, subject: str) -> None:
-    """Raise `RateLimited` if the limit is already used up, without counting."""
-    trip = RoundTrip()
-    peeked = peek(trip, limit, subject)
-    trip.send()
-    peeked.enforce()
-
-
-def record(limit: Limit, subject: str) -> None:
-    """Count one event in a round trip of its own, without refusing it."""
-    trip = RoundTrip()
-    count(trip, limit, subject)
-    trip.send()
-
-
 def purge() -> int:
     """Delete counters whose window has closed."""
     deleted, _ = RateCounter.objects.filter(window_end__lt=int(time.time())).delete()
