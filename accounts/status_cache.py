@@ -27,6 +27,7 @@ from django.utils.encoding import force_bytes
 
 from .infrastructure import OUTAGES
 from .redis_client import Reply, RoundTrip, client
+from .sql import user as user_sql
 
 logger = logging.getLogger("accounts")
 
@@ -69,6 +70,15 @@ class Lookup:
     @property
     def value(self) -> bytes | None:
         return self.reply.value
+
+    def entry(self, e164: str) -> bytes:
+        """The number's entry: the cached one, or one read from the database (and
+        remembered)."""
+        found = self.value
+        if found not in ENTRIES:
+            found = entry(user_sql.password_of(e164))
+            self.remember(found)
+        return found
 
     def remember(self, value: bytes) -> None:
         """Cache a status just read from the database, unless a newer entry is there."""

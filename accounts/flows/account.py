@@ -14,7 +14,6 @@ from ..errors import InvalidPhoneNumber, PhoneNumberTaken
 from ..models import OTPChallenge, Session, User
 from ..phone import is_sms_eligible, mask_phone, normalize_phone
 from ..redis_client import RoundTrip
-from ..sql import user as user_sql
 from .common import Caller, signed_in, use_case
 from .proof import require_code_of, require_fresh_proof
 from .sessions import session_uuid
@@ -47,10 +46,7 @@ def user_status(*, phone_number: object, client_ip: str) -> UserStatus:
     cached = status_cache.look_up(trip, e164)
     trip.send()
     counted.enforce()
-    entry = cached.value
-    if entry not in status_cache.ENTRIES:
-        entry = status_cache.entry(user_sql.password_of(e164))
-        cached.remember(entry)
+    entry = cached.entry(e164)
     return UserStatus(
         phone_number=phone,
         exists=entry != status_cache.MISSING,

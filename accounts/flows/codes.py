@@ -18,7 +18,6 @@ from .. import bot_check, delivery, events, limits, networks, otp, ranges, statu
 from ..errors import AccountsError, InvalidPhoneNumber, RateLimited, SMSDeliveryFailed
 from ..phone import is_sms_eligible, mask_phone, normalize_phone
 from ..redis_client import RoundTrip
-from ..sql import user as user_sql
 from .common import use_case
 
 logger = logging.getLogger("accounts")
@@ -125,11 +124,7 @@ def _unreserved() -> int:
 
 def _has_account(cached: status_cache.Lookup, e164: str) -> bool:
     """Whether the number has an account: from the status cache, or the database."""
-    entry = cached.value
-    if entry not in status_cache.ENTRIES:
-        entry = status_cache.entry(user_sql.password_of(e164))
-        cached.remember(entry)
-    return entry != status_cache.MISSING
+    return cached.entry(e164) != status_cache.MISSING
 
 
 def _reserved_for_accounts(spent: limits.Count) -> RateLimited:
