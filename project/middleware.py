@@ -11,7 +11,7 @@ from django.middleware.security import SecurityMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation.trans_real import parse_accept_lang_header
+from django.utils.translation.trans_real import LANGUAGE_CODE_MAX_LENGTH, parse_accept_lang_header
 
 from accounts.errors import InvalidInput
 
@@ -101,7 +101,10 @@ class ApiMiddleware:
     def __call__(self, request):
         token = request_id.begin(request)
         try:
-            language = language_for(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+            # Django reads at most LANGUAGE_CODE_MAX_LENGTH characters of the header;
+            # one more keeps its answer the same and the remembered keys small.
+            header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+            language = language_for(header[: LANGUAGE_CODE_MAX_LENGTH + 1])
             translation.activate(language)
             request.LANGUAGE_CODE = language
             try:

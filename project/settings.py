@@ -418,10 +418,21 @@ GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=DEBUG)
 GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=GRAPHIQL_ENABLED)
 # Caps on one GraphQL document, counted after fragments are expanded.
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
-GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=64)
+GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=32)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=8)
 # Fields that send a code or check a secret (schema/validation.py) allowed in one document.
 GRAPHQL_MAX_SENSITIVE_FIELDS = env.int("GRAPHQL_MAX_SENSITIVE_FIELDS", default=1)
+# Introspection (when on) has caps of its own, sized for GraphiQL's query.
+GRAPHQL_MAX_INTROSPECTION_FIELDS = env.int("GRAPHQL_MAX_INTROSPECTION_FIELDS", default=300)
+GRAPHQL_MAX_INTROSPECTION_DEPTH = env.int("GRAPHQL_MAX_INTROSPECTION_DEPTH", default=16)
+# Refused before parsing (characters) and while parsing (tokens, and comments apart):
+# parsing and validating a new document cost up to about 65 us a token. The largest
+# operation a client of this schema needs has about 50 tokens; GraphiQL's introspection
+# query has about 190.
+GRAPHQL_MAX_DOCUMENT_LENGTH = env.int("GRAPHQL_MAX_DOCUMENT_LENGTH", default=8192)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=400 if GRAPHQL_INTROSPECTION else 64)
+# What each process keeps of the documents it parsed (schema/documents.py), in bytes.
+GRAPHQL_DOCUMENT_CACHE_BYTES = env.int("GRAPHQL_DOCUMENT_CACHE_BYTES", default=8 * 1024 * 1024)
 
 # Prometheus metrics at /metrics (off by default); with a token, scrapers must send
 # `Authorization: Bearer <token>`. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (made and

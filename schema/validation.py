@@ -1,13 +1,17 @@
-"""Caps on one GraphQL document, counted after fragments are expanded.
+"""Caps on one GraphQL document, measured before graphql-core's validation runs.
 
 A fragment spread counts its fragment's fields every time it is spread, so a small
-document that fans out through fragments is measured by what it would execute.
+document that fans out through fragments is measured by what it would execute; a
+fragment no operation spreads is measured once, as the standard rules will walk it.
 Costs are memoised per fragment, so measuring stays linear in the document's size.
+
+Introspection (`__schema`, `__type`) counts too: one such field per document, its
+aliases under GRAPHQL_MAX_ALIASES, and everything under it under the introspection
+caps, which are sized for the query GraphiQL sends (about 230 fields, 15 levels).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,14 +24,8 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
-    parse,
-    specified_rules,
-    validate,
 )
-from graphql.validation import NoSchemaIntrospectionCustomRule
 
-# Root fields that send an SMS or check a secret.
 # The fields that send a code or check a secret: one per document, so aliases cannot
 # batch guesses or sends.
 SENSITIVE_FIELDS = frozenset(
@@ -41,6 +39,7 @@ SENSITIVE_FIELDS = frozenset(
     }
 )
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,9 @@ class Cost:
     aliases: int = 0
     depth: int = 0
     sensitive: int = 0
+    introspections: int = 0  # `__schema` and `__type` fields
+    introspection_fields: int = 0  # the fields under them, and they
+    introspection_depth: int = 0
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(
@@ -56,6 +58,9 @@ class Cost:
             self.aliases + other.aliases,
             max(self.depth, other.depth),
             self.sensitive + other.sensitive,
+            self.introspections + other.introspections,
+            self.introspection_fields + other.introspection_fields,
+            max(self.introspection_depth, other.introspection_depth),
         )
 
 
@@ -78,14 +83,23 @@ class DocumentCost:
 
     def of_field(self, field: FieldNode, root: bool) -> Cost:
         name = field.name.value
-        if name in INTROSPECTION_FIELDS:
-            return Cost()  # governed by GRAPHQL_INTROSPECTION, not by these caps
         below = self.of_selection_set(field.selection_set, root=False)
+        alias = 1 if field.alias else 0
+        if name in INTROSPECTION_FIELDS:
+            return Cost(
+                aliases=below.aliases + alias,
+                introspections=below.introspections + 1,
+                introspection_fields=below.introspection_fields + below.fields + 1,
+                introspection_depth=max(below.introspection_depth, below.depth) + 1,
+            )
         return Cost(
             fields=below.fields + 1,
-            aliases=below.aliases + (1 if field.alias else 0),
+            aliases=below.aliases + alias,
             depth=below.depth + 1,
             sensitive=below.sensitive + (1 if root and name in SENSITIVE_FIELDS else 0),
+            introspections=below.introspections,
+            introspection_fields=below.introspection_fields,
+            introspection_depth=below.introspection_depth,
         )
 
     def of_fragment(self, name: str, root: bool) -> Cost:
@@ -101,69 +115,59 @@ class DocumentCost:
         self.memo[key] = cost
         return cost
 
-
-class DocumentLimitsRule(ValidationRule):
-    """Refuse documents over GRAPHQL_MAX_DEPTH, _FIELDS, _ALIASES or _SENSITIVE_FIELDS."""
-
-    def enter_document(self, node, *_args):
-        fragments = {
-            d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        measure = DocumentCost(fragments)
-        cost = Cost()
-        for definition in node.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                cost += measure.of_selection_set(definition.selection_set, root=True)
-        checks = (
-            (cost.depth, settings.GRAPHQL_MAX_DEPTH, "levels deep"),
-            (cost.fields, settings.GRAPHQL_MAX_FIELDS, "fields"),
-            (cost.aliases, settings.GRAPHQL_MAX_ALIASES, "aliases"),
-            (
-                cost.sensitive,
-                settings.GRAPHQL_MAX_SENSITIVE_FIELDS,
-                "fields that send a code or check a secret",
-            ),
-        )
-        for value, limit, what in checks:
-            if value > limit:
-                self.report_error(
-                    GraphQLError(
-                        f"The document is too complex: {value} {what}, at most {limit}.",
-                        extensions={"code": "QUERY_TOO_COMPLEX"},
-                    )
-                )
+    def spread(self) -> set[str]:
+        return {name for name, _root in self.memo}
 
 
-def validation_rules() -> tuple[type[ValidationRule], ...]:
-    """graphql-core's standard rules plus ours: graphene-django replaces, not extends."""
-    rules = (*specified_rules, DocumentLimitsRule)
-    if not settings.GRAPHQL_INTROSPECTION:
-        rules = (*rules, NoSchemaIntrospectionCustomRule)
-    return rules
+def cost_of(document: DocumentNode) -> Cost:
+    """What `document` would execute, and walk, counted field by field."""
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            fragments.setdefault(definition.name.value, definition)
+    measure = DocumentCost(fragments)
+    cost = Cost()
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            cost += measure.of_selection_set(definition.selection_set, root=True)
+    for name in fragments.keys() - measure.spread():
+        cost += measure.of_fragment(name, root=False)
+    return cost
 
 
-def checked_document(schema, query: str) -> DocumentNode | list[GraphQLError]:
-    """The parsed document, or the errors that refuse it.
-
-    Parsing and validating dominate the cost of a small operation, and clients send
-    the same few documents over and over, so each process keeps the results for the
-    last 256 distinct (document, rules) pairs. The rules' settings are part of the key.
-    """
-    fingerprint = (
-        settings.GRAPHQL_INTROSPECTION,
-        settings.GRAPHQL_MAX_DEPTH,
-        settings.GRAPHQL_MAX_FIELDS,
-        settings.GRAPHQL_MAX_ALIASES,
-        settings.GRAPHQL_MAX_SENSITIVE_FIELDS,
+def over_caps(document: DocumentNode) -> list[GraphQLError]:
+    """QUERY_TOO_COMPLEX errors for each cap the document is over (none when within),
+    or introspection's refusal when it is off."""
+    cost = cost_of(document)
+    if cost.introspections and not settings.GRAPHQL_INTROSPECTION:
+        return [GraphQLError("GraphQL introspection is off.")]
+    checks = (
+        (cost.depth, settings.GRAPHQL_MAX_DEPTH, "levels deep"),
+        (cost.fields, settings.GRAPHQL_MAX_FIELDS, "fields"),
+        (cost.aliases, settings.GRAPHQL_MAX_ALIASES, "aliases"),
+        (
+            cost.sensitive,
+            settings.GRAPHQL_MAX_SENSITIVE_FIELDS,
+            "fields that send a code or check a secret",
+        ),
+        (cost.introspections, 1, "introspection fields (__schema, __type)"),
+        (
+            cost.introspection_fields,
+            settings.GRAPHQL_MAX_INTROSPECTION_FIELDS,
+            "fields of introspection",
+        ),
+        (
+            cost.introspection_depth,
+            settings.GRAPHQL_MAX_INTROSPECTION_DEPTH,
+            "levels of introspection",
+        ),
     )
-    return _checked_document(schema, query, fingerprint)
+    return [
+        too_complex(f"The document is too complex: {value} {what}, at most {limit}.")
+        for value, limit, what in checks
+        if value > limit
+    ]
 
 
-@functools.lru_cache(maxsize=256)
-def _checked_document(schema, query: str, fingerprint: tuple) -> DocumentNode | list[GraphQLError]:
-    try:
-        document = parse(query)
-    except GraphQLError as error:
-        return [error]
-    errors = validate(schema, document, validation_rules(), max_errors=20)
-    return errors or document
+def too_complex(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": TOO_COMPLEX})

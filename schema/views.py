@@ -28,7 +28,7 @@ from accounts.errors import (
 )
 from project.errors import graphql_error
 
-from .validation import checked_document
+from .documents import checked_document
 
 logger = logging.getLogger("accounts")
 
