@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import add_service_arguments  # noqa: E402
+from bench import memory as document_memory  # noqa: E402
 from tests.servers import Server, manage, shared_database  # noqa: E402
 
 LUA = ROOT / "bench" / "lua"
@@ -176,6 +177,19 @@ VERIFY_MUTATION = "mutation($t: String!) { verifyToken(token: $t) { payload { su
 ME_QUERY = "{ me { phoneNumber hasPassword dateJoined lastLogin } }"
 
 
+# The dearest documents a client can have parsed and validated within every default
+# cap (GRAPHQL_MAX_TOKENS, 64, bounds them all; tests/test_documents.py checks that the
+# standard rules run over them): of the shapes tried (fragment fan-in and chains, many
+# operations, variables, directives, object and list values, nesting), inline fragments
+# the rules compare pairwise, and a list where a string belongs, whose error prints it.
+INLINE_FRAGMENTS = "{" + " ... on Query { __typename }" * 10 + " }"
+LIST_ARGUMENT = "{ userStatus(phoneNumber: [" + ", ".join(['"1"'] * 52) + "]) { exists } }"
+
+
+def distinct(document: str) -> Callable[[Bench, int], list[str]]:
+    return lambda bench, rep: [json.dumps(document)[1:-1]]
+
+
 def graphql_body(query: str, **variables: str) -> str:
     return json.dumps({"query": query, "variables": variables})
 
@@ -257,6 +271,23 @@ def cases() -> list[Case]:
             lambda bench, rep: [graphql_body(STATUS_QUERY, p=EXISTING)],
             target=">= 0.5",
             io_target=">= 0.70",
+        ),
+        Case(
+            "GraphQL, inline fragments, new each time",
+            "/graphql",
+            "distinct.lua",
+            distinct(INLINE_FRAGMENTS),
+            target=">= 0.25x GraphQL userStatus",
+            io_floor=False,
+        ),
+        Case(
+            "GraphQL, list for a string, new each time",
+            "/graphql",
+            "distinct.lua",
+            distinct(LIST_ARGUMENT),
+            target=">= 0.25x GraphQL userStatus",
+            expected_status=400,
+            io_floor=False,
         ),
         Case(
             "REST verify",
@@ -395,7 +426,9 @@ def table(rows: list[Case]) -> str:
     ]
     for case in rows:
         unexpected = sum(m.non_2xx for m in case.app) if case.expected_status == 200 else 0
-        note = "all 404, as intended" if case.expected_status != 200 else str(unexpected)
+        note = str(unexpected)
+        if case.expected_status != 200:
+            note = f"all {case.expected_status}, as intended"
         io_rps = f"{median(case.io, 'rps'):.0f}" if case.io else "—"
         io_ratio = f"{case.io_ratio():.2f}" if case.io else "—"
         io_p99 = f"{median(case.io, 'p99'):.2f}" if case.io else "—"
@@ -458,6 +491,11 @@ def main() -> None:
             for case in chosen:
                 run_case(bench, case, servers)
             sessions_after = session_store(database_url)
+            memory = None
+            if not options.only or "memory" in options.only:
+                print("  memory: new documents as large as the caps allow", file=sys.stderr)
+                memory = document_memory.measure(bench.env)
+                print(f"  {memory.line()}", file=sys.stderr, flush=True)
             scaled: list[Case] = []
             if not options.no_scale:
                 print(f"  seeding {options.scale_rows:,} users and expired codes", file=sys.stderr)
@@ -477,13 +515,31 @@ def main() -> None:
             for server in servers.values():
                 server.stop()
 
-    report = render(options, chosen, scaled, started, sessions_after)
+    report = render(options, chosen, scaled, started, sessions_after, memory)
     print(report)
     if options.write:
         Path(options.write).write_text(report, encoding="utf-8")
 
 
-def render(options, chosen: list[Case], scaled: list[Case], started, sessions: str) -> str:
+def relative_target(case: Case, by_name: dict[str, Case]) -> str:
+    """`case`'s rate against the case its target names (">= 0.25x GraphQL userStatus")."""
+    match = re.fullmatch(r">= ([\d.]+)x (.+)", case.target)
+    if not match or match.group(2) not in by_name:
+        return ""
+    share, other = float(match.group(1)), match.group(2)
+    ratio = median(case.app, "rps") / median(by_name[other].app, "rps")
+    verdict = "met" if ratio >= share else "NOT met"
+    return f"- {case.name}: {ratio:.2f}x {other}'s rate (target >= {share}x, {verdict})."
+
+
+def render(
+    options,
+    chosen: list[Case],
+    scaled: list[Case],
+    started,
+    sessions: str,
+    memory: document_memory.Memory | None,
+) -> str:
     cores = os.cpu_count()
     command = "make bench" if not options.only else " ".join(sys.argv)
     parts = [
@@ -508,6 +564,9 @@ def render(options, chosen: list[Case], scaled: list[Case], started, sessions: s
         table(chosen),
     ]
     by_name = {c.name: c for c in chosen}
+    relative = [relative_target(c, by_name) for c in chosen]
+    if any(relative):
+        parts += ["", *(line for line in relative if line)]
     plain, rotated = by_name.get("refresh"), by_name.get(f"refresh after {ROTATIONS:,} rotations")
     if plain and rotated:
         parts += [
@@ -524,6 +583,8 @@ def render(options, chosen: list[Case], scaled: list[Case], started, sessions: s
             f"{median(argon2.app, 'rps') / median(pbkdf2.app, 'rps'):.1f}x the logins per second "
             "of PBKDF2 at Django 5.2's default 1,000,000 iterations (target: at least 4x).",
         ]
+    if memory:
+        parts += ["", "## Memory", "", memory.line()]
     if scaled:
         parts += [
             "",
