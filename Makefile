@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run serve test test-fast test-services system-packages bench drill lint format schema clean
+.PHONY: run serve test test-fast test-services test-pgbouncer system-packages bench drill lint format schema clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,18 @@ test: $(BIN)/.installed  ## Run the whole test suite
 test-fast: $(BIN)/.installed  ## The suite without browsers, server processes and root-only tests
 	$(BIN)/python -m pytest -m "not browser and not processes and not root"
 
-# Debian's packages the browser tests use; needs root (CI runs it).
-system-packages:  ## Install Debian's Chromium for the browser tests
-	@command -v chromium >/dev/null || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+# Debian's packages the tests drive: Chromium (browser tests), nginx and PgBouncer
+# (the deployment's tests, tests/test_deploy.py). Needs root (CI runs it); the tests
+# never install anything.
+SYSTEM_PACKAGES := chromium nginx pgbouncer
+system-packages:  ## Install Debian's Chromium, nginx and PgBouncer for the tests
+	@missing=""; \
+	for package in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 # The same suite on PostgreSQL and Redis. The run creates and drops its own test
 # database; it empties the Redis database it is given, so give it one of its own.
@@ -39,6 +47,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 test-services: $(BIN)/.installed  ## Run the test suite against PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest
+
+# The tests that start server processes again, every instance reaching PostgreSQL
+# through PgBouncer in transaction mode (prepared statements off).
+test-pgbouncer: $(BIN)/.installed  ## Run the server-process tests through PgBouncer
+	TEST_PGBOUNCER=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/python -m pytest -m processes
 
 # Needs PostgreSQL and Redis on 127.0.0.1 (BENCH_DATABASE_URL, BENCH_REDIS_URL) and wrk.
 bench: $(BIN)/.installed  ## Benchmark every endpoint against the constant and the I/O floor

@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from gunicorn import glogging
+
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Sync workers: the work is short database round-trips and one hash per password login.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -24,6 +26,31 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
+
+
+# A worker that outlives `timeout` on one request (a stalled client without a buffering
+# proxy in front, a hung dependency) is stopped and replaced: logged once, at WARNING,
+# without a traceback. An attacker who can stall sockets must not be able to trip error
+# alerts, and the stop is no error of the service's.
+class Logger(glogging.Logger):
+    def critical(self, msg, *args, **kwargs):
+        if isinstance(msg, str) and msg.startswith("WORKER TIMEOUT"):
+            self.warning(msg, *args, **kwargs)
+        else:
+            super().critical(msg, *args, **kwargs)
+
+
+logger_class = Logger
+
+
+def worker_abort(worker):
+    # SIGABRT from the arbiter after the timeout: leave at once. The default raises
+    # SystemExit inside the stalled read, which logs the request's traceback at ERROR
+    # and is often still unwinding when the arbiter follows up with SIGKILL (another
+    # ERROR, "Perhaps out of memory?"). Exit code 0: nothing more to report.
+    os._exit(0)
+
+
 # gunicorn believes X-Forwarded-Proto from the same peers as the service: TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 

@@ -176,13 +176,91 @@ def servers(env: dict[str, str], count: int = 2, workers: int = 2):
             server.stop()
 
 
+class PgBouncer:
+    """Debian's PgBouncer in transaction mode in front of the run's PostgreSQL, on a
+    127.0.0.1 port of its own, until `stop`."""
+
+    def __init__(self, database_url: str) -> None:
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not Path(binary).exists():
+            pytest.skip("PgBouncer is not installed: run `make system-packages` (as root)")
+        parts = urllib.parse.urlsplit(database_url)
+        self.port = free_port()
+        # PgBouncer refuses to run as root: it switches to the postgres user, who must be
+        # able to read its files.
+        self.directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+        self.directory.chmod(0o755)
+        users = self.directory / "users.txt"
+        users.write_text(f'"{parts.username or "postgres"}" ""\n')
+        config = self.directory / "pgbouncer.ini"
+        config.write_text(
+            "[databases]\n"
+            f"* = host={parts.hostname or '127.0.0.1'} port={parts.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {users}\n"
+            "pool_mode = transaction\nmax_client_conn = 1000\ndefault_pool_size = 20\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+        )
+        for path in (users, config):
+            path.chmod(0o644)
+        command = [binary, str(config)]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "postgres"]
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = lambda name: parts._replace(
+            netloc=f"{parts.username or 'postgres'}@127.0.0.1:{self.port}", path=f"/{name}"
+        ).geturl()
+        wait_for_port(self.port, self.process, "PgBouncer")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.log.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen within 30 s")
+
+
+@contextmanager
+def pooled(database_url: str, env: dict[str, str]):
+    """`env` with its database reached through PgBouncer in transaction mode (when the
+    run asks for it with TEST_PGBOUNCER=1 and the database is PostgreSQL): prepared
+    statements off, as docs/deploying.md says for PgBouncer before 1.21."""
+    if not (os.environ.get("TEST_PGBOUNCER") and database_url.startswith("postgres")):
+        yield env
+        return
+    bouncer = PgBouncer(database_url)
+    try:
+        name = urllib.parse.urlsplit(database_url).path.lstrip("/")
+        yield dict(env, DATABASE_URL=bouncer.url(name), DATABASE_PREPARED_STATEMENTS="0")
+    finally:
+        bouncer.stop()
+
+
 @contextmanager
 def running_servers(tmp_path: Path, *, count: int = 1, workers: int = 1, setup=(), **overrides):
     """`count` gunicorn instances on a fresh, migrated database of their own (and the
     run's Redis), with `base_env` and `overrides` as their environment; `setup` holds
-    management commands (tuples of arguments) to run before they start."""
-    with shared_database(tmp_path) as database_url:
-        env = base_env(database_url, tmp_path / "sms", **overrides)
+    management commands (tuples of arguments) to run before they start. With
+    TEST_PGBOUNCER=1 on PostgreSQL, they reach it through PgBouncer."""
+    with (
+        shared_database(tmp_path) as database_url,
+        pooled(database_url, base_env(database_url, tmp_path / "sms", **overrides)) as env,
+    ):
         migrate(env)
         for command in setup:
             manage(env, *command)
