@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from project import routes
 from project.errors import json_response, rest_response
 
 from . import client_input
@@ -139,9 +140,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, content_type=content_type)
 
 
-@endpoint("GET")
-def jwks(request: HttpRequest) -> HttpResponse:
-    """The public keys that verify access tokens (RFC 7517), for other services."""
+def published_key_set():
+    """The key set, when it has public keys to publish (not with HS256)."""
     keys = key_set()
     if keys.algorithm == SYMMETRIC:
         raise NotFound(
@@ -150,6 +150,37 @@ def jwks(request: HttpRequest) -> HttpResponse:
                 "key to publish. Set JWT_ALGORITHM to ES256, EdDSA or RS256 to have one."
             )
         )
-    response = json_response(keys.jwks())
+    return keys
+
+
+def _cached(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@endpoint("GET")
+def jwks(request: HttpRequest) -> HttpResponse:
+    """The public keys that verify access tokens (RFC 7517), for other services."""
+    return _cached(json_response(published_key_set().jwks()))
+
+
+@endpoint("GET")
+def openid_configuration(request: HttpRequest) -> HttpResponse:
+    """Where the keys are, for gateways and JWT libraries that start from the issuer
+    (OpenID Connect Discovery 1.0, RFC 8414): the issuer, the JWKS and the algorithm
+    that signs access tokens, and nothing this service does not do (no authorization
+    or token endpoint of OAuth's, no ID tokens)."""
+    keys = published_key_set()
+    issuer = settings.JWT_ISSUER
+    if issuer.startswith(("https://", "http://")):
+        jwks_uri = issuer.rstrip("/") + "/" + routes.JWKS.path
+    else:
+        jwks_uri = request.build_absolute_uri("/" + routes.JWKS.path)
+    document = {
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+        # The field gateways and libraries read the algorithms from; the tokens it
+        # names here are the access tokens, the only ones this service signs.
+        "id_token_signing_alg_values_supported": [keys.algorithm],
+    }
+    return _cached(json_response(document))

@@ -21,10 +21,12 @@ class Route:
 GRAPHQL = Route("graphql", "graphql", cross_origin=True, guarded=True)
 REST = Route("accounts/api/", "accounts", prefix=True, cross_origin=True, guarded=True)
 JWKS = Route(".well-known/jwks.json", "jwks", cross_origin=True)
+DISCOVERY = Route(".well-known/openid-configuration", "openid-configuration", cross_origin=True)
 API_ROUTES = (
     GRAPHQL,
     REST,
     JWKS,
+    DISCOVERY,
     Route("healthz", "healthz"),
     Route("readyz", "readyz"),
     Route("livez", "livez"),

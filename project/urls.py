@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.api import jwks, metrics
+from accounts.api import jwks, metrics, openid_configuration
 from schema.views import GraphQLView
 
 from . import errors, routes
@@ -13,6 +13,7 @@ VIEWS = {
     routes.GRAPHQL.path: csrf_exempt(GraphQLView.as_view()),
     routes.REST.path: include("accounts.urls"),
     routes.JWKS.path: jwks,
+    routes.DISCOVERY.path: openid_configuration,
     "healthz": healthz,
     "readyz": readyz,
     "livez": livez,

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import urllib.request
 from io import StringIO
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.test import Client
 
 from accounts import keys
 
+from .conftest import Api
 from .helpers import PHONE
 
 ME = "{ me { phoneNumber } }"
@@ -242,3 +244,50 @@ def test_a_key_file_that_breaks_keeps_the_last_good_keys(api, asymmetric, caplog
     write_keys(path, "ES256")  # fixed: the new keys are in force, and the service ready
     assert api.get("/readyz").status_code == 200
     assert jwks(api).json() != published
+
+
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+def test_a_library_finds_the_keys_from_the_issuer_alone(
+    live_server, transactional_db, asymmetric, settings
+):
+    """What a gateway does given only the issuer's URL: the discovery document, the
+    JWKS it names, then the token checked against both."""
+    asymmetric("ES256")
+    settings.JWT_ISSUER = live_server.url
+    access = Api(Client()).sign_up(PHONE)["access"]
+    with urllib.request.urlopen(live_server.url + DISCOVERY, timeout=10) as response:
+        assert response.headers["Cache-Control"] == "public, max-age=300"
+        config = json.load(response)
+    assert config == {
+        "issuer": live_server.url,
+        "jwks_uri": live_server.url + "/.well-known/jwks.json",
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }
+    signing_key = jwt.PyJWKClient(config["jwks_uri"]).get_signing_key_from_jwt(access)
+    claims = jwt.decode(
+        access,
+        signing_key.key,
+        algorithms=config["id_token_signing_alg_values_supported"],
+        issuer=config["issuer"],
+    )
+    assert claims["phoneNumber"] == "+989112223344"
+
+
+def test_discovery_names_the_keys_where_the_issuer_is_a_host_name(api, asymmetric, settings):
+    asymmetric("EdDSA")
+    settings.JWT_ISSUER = "auth.example.com"
+    settings.ALLOWED_HOSTS = ["auth.example.com"]
+    config = api.get(DISCOVERY, HTTP_HOST="auth.example.com").json()
+    assert config["issuer"] == "auth.example.com"
+    assert config["jwks_uri"] == "http://auth.example.com/.well-known/jwks.json"
+    assert config["id_token_signing_alg_values_supported"] == ["EdDSA"]
+
+
+def test_with_hs256_discovery_says_why_there_is_nothing(api):
+    response = api.get(DISCOVERY)
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+    assert "HS256" in response.json()["detail"]
+    assert api.client.post(DISCOVERY).status_code == 405
