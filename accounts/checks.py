@@ -213,6 +213,13 @@ def check_jwt_keys(app_configs, **kwargs):
 
 
 @register(Tags.security, deploy=False)
+def check_claims_hook(app_configs, **kwargs):
+    from .claims import problems
+
+    return [Error(problem, id="accounts.E014") for problem in problems()]
+
+
+@register(Tags.security, deploy=False)
 def check_sms_economy(app_configs, **kwargs):
     """The budget split, the range throttle and the bot check: values that would silently
     turn a defence off, or fail on the first send, stop the service at start-up."""

@@ -21,6 +21,7 @@ from graphql_jwt.utils import get_payload
 from jwt.algorithms import HMACAlgorithm
 from jwt.api_jws import PyJWS
 
+from . import claims as custom_claims
 from .errors import InvalidToken
 from .keys import SYMMETRIC, key_set
 from .models import User
@@ -30,6 +31,7 @@ from .sql import user as user_sql
 def issue(user_id: int, phone_number: str, session_id: str | None) -> tuple[str, dict]:
     """A new signed access token for an account's session, and its claims."""
     payload = claims(user_id, phone_number, session_id)
+    payload.update(custom_claims.of_hook(user_id, session_id))
     return jwt_settings.JWT_ENCODE_HANDLER(payload), payload
 
 
@@ -46,7 +48,9 @@ def check(token: str) -> dict:
 
 
 def jwt_payload(user: User, context=None, *, session_id: str | None = None) -> dict:
-    return claims(user.pk, user.phone_number.as_e164, session_id)
+    payload = claims(user.pk, user.phone_number.as_e164, session_id)
+    payload.update(custom_claims.of_hook(user.pk, session_id))
+    return payload
 
 
 def claims(user_id: int, phone_number: str, session_id: str | None) -> dict:

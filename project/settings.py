@@ -387,6 +387,11 @@ JWT_ISSUER = env.str(
     default=next((h for h in ALLOWED_HOSTS if h and h[0] not in ".*"), "localhost"),
 )
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+# Claims of the product's own in every access token: JWT_CLAIMS_HOOK is the dotted path of
+# a function given the account and the session's method (accounts/claims.py), and
+# JWT_CUSTOM_CLAIMS the names it may return (none of the service's own).
+JWT_CLAIMS_HOOK = env.str("JWT_CLAIMS_HOOK", default="")
+JWT_CUSTOM_CLAIMS = env.list("JWT_CUSTOM_CLAIMS", default=[])
 # Access tokens that passed verification are remembered per process until they expire,
 # at most this many (0: none), so a token presented again is not decoded again.
 JWT_VERIFY_CACHE_SIZE = env.int("JWT_VERIFY_CACHE_SIZE", default=4096)

@@ -1,5 +1,7 @@
 import graphene
+from graphene.types.generic import GenericScalar
 
+from accounts.claims import RESERVED
 from accounts.models import Session as SessionModel
 
 from .auth import current_caller
@@ -57,6 +59,16 @@ class TokenPayload(graphene.ObjectType):
     jti = graphene.String(description="A random id that makes every token distinct.")
     iss = graphene.String(description="The issuer, JWT_ISSUER.")
     aud = graphene.String(description="The audience, JWT_AUDIENCE, when one is set.")
+    claims = GenericScalar(
+        description=(
+            "The claims JWT_CLAIMS_HOOK added (JWT_CUSTOM_CLAIMS), as a JSON object; "
+            "empty without a hook."
+        )
+    )
+
+    @staticmethod
+    def resolve_claims(payload, info):
+        return {name: value for name, value in payload.items() if name not in RESERVED}
 
 
 class SessionMethod(graphene.Enum):
