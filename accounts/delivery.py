@@ -7,6 +7,8 @@ import time
 from django.conf import settings
 from phonenumber_field.phonenumber import PhoneNumber
 
+from project import tracing
+
 from . import events, otp, sms
 from .errors import SMSDeliveryFailed
 from .phone import mask_phone
@@ -16,7 +18,9 @@ def text_code(phone: PhoneNumber, code: str) -> None:
     """Text `code` to `phone`; `SMSDeliveryFailed` when the backend fails."""
     backend, started = settings.SMS_BACKEND, time.perf_counter()
     try:
-        sms.send_sms(phone.as_e164, otp.message_for(code), code)
+        attributes = {"sms.backend": backend, "sms.country_code": phone.country_code}
+        with tracing.span("sms.send", attributes):
+            sms.send_sms(phone.as_e164, otp.message_for(code), code)
     except Exception as exc:
         elapsed = time.perf_counter() - started
         events.announce(events.sms_delivery, backend=backend, seconds=elapsed, ok=False)

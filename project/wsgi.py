@@ -83,7 +83,14 @@ def _handler_with(middleware):
 
 
 def build():
-    full = get_wsgi_application()  # also sets Django up
+    import django
+
+    django.setup(set_prefix=False)
+    from . import tracing
+
+    if tracing.wanted():
+        tracing.configure()  # before the handlers read their middleware
+    full = get_wsgi_application()
     from django.conf import settings
 
     from .routes import API_PATHS, API_PREFIXES

@@ -26,6 +26,7 @@ from accounts.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
+from project import tracing
 from project.errors import graphql_error
 
 from .documents import checked_document
@@ -138,15 +139,16 @@ class GraphQLView(BaseGraphQLView):
             if show_graphiql:
                 return None
             raise HttpError(HttpResponseNotAllowed(["POST"], "Mutations must be sent with POST."))
-        result = execute(
-            schema,
-            document,
-            root_value=self.get_root_value(request),
-            context_value=self.get_context(request),
-            variable_values=variables,
-            operation_name=operation_name,
-            middleware=self.get_middleware(request),
-        )
+        with _operation_span(operation):
+            result = execute(
+                schema,
+                document,
+                root_value=self.get_root_value(request),
+                context_value=self.get_context(request),
+                variable_values=variables,
+                operation_name=operation_name,
+                middleware=self.get_middleware(request),
+            )
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # No field ran: graphql-core refused the variables or the operation name.
             return ExecutionResult(data=None, errors=request_errors(result.errors))
@@ -213,3 +215,16 @@ def refused(error: AccountsError) -> HttpError:
     http_error = HttpError(HttpResponse(status=error.status), str(error.message))
     http_error.accounts_error = error
     return http_error
+
+
+def _operation_span(operation):
+    """The span of one GraphQL operation, by its type and name, never its variables (a
+    shared no-op when tracing is off)."""
+    if not tracing.ENABLED:
+        return tracing.NOTHING
+    if operation is None:
+        return tracing.span("graphql")
+    kind = operation.operation.value
+    name = operation.name.value if operation.name else ""
+    attributes = {"graphql.operation.type": kind, "graphql.operation.name": name}
+    return tracing.span(f"graphql {kind} {name}".rstrip(), attributes)

@@ -20,6 +20,10 @@ import psycopg
 from django.db.backends.postgresql import base
 from django.utils.asyncio import async_unsafe
 
+# The class of the hot paths' plain cursors: psycopg's own, or its traced subclass while
+# tracing is on (project/tracing.py).
+RAW_CURSOR: type[psycopg.Cursor] = psycopg.Cursor
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, settings_dict, *args, **kwargs):
@@ -41,7 +45,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.close_if_health_check_failed()
         self.ensure_connection()
         self.validate_thread_sharing()
-        return psycopg.Cursor(self.connection)
+        return RAW_CURSOR(self.connection)
 
     def close_if_health_check_failed(self):
         now = time.monotonic()
