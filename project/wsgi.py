@@ -83,14 +83,14 @@ def _handler_with(middleware):
 
 
 def build():
-    import django
-
-    django.setup(set_prefix=False)
     from . import tracing
 
     if tracing.wanted():
+        import django
+
+        django.setup(set_prefix=False)
         tracing.configure()  # before the handlers read their middleware
-    full = get_wsgi_application()
+    full = get_wsgi_application()  # sets Django up (again: a no-op for the app registry)
     from django.conf import settings
 
     from .routes import API_PATHS, API_PREFIXES

@@ -12,6 +12,7 @@ from project import tracing
 
 from .conftest import SEND_OTP, TOKEN_AUTH, last_code
 from .helpers import PHONE
+from .servers import running_server
 
 E164 = "+989112223344"
 
@@ -99,3 +100,21 @@ def test_off_by_default_and_by_the_standard_variables():
     assert not tracing.wanted({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"})
     assert tracing.wanted({"OTEL_TRACES_EXPORTER": "otlp"})
     assert tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+
+
+@pytest.mark.processes
+def test_the_standard_variables_turn_it_on_under_gunicorn(tmp_path):
+    """OTEL_TRACES_EXPORTER=console, as an operator would set it: gunicorn's workers
+    trace every request (the lean API chain included) and write the spans out."""
+    with running_server(
+        tmp_path, workers=1, OTEL_TRACES_EXPORTER="console", OTEL_SERVICE_NAME="accounts"
+    ) as server:
+        assert server.get(f"/accounts/api/status/{PHONE}/")[0] == 404
+        server.process.terminate()  # the SDK writes what it holds as the worker exits
+        server.process.wait(timeout=30)
+        log = server.log_text()
+    assert '"service.name": "accounts"' in log
+    assert '"name": "GET livez"' in log  # the lean chain's probe
+    assert '"name": "GET accounts/api/status/' in log
+    assert '"url.path": "/accounts/api/status/0911\\u2026/"' in log  # JSON-escaped "…"
+    assert PHONE not in log and E164 not in log
