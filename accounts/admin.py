@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
 
+from . import audit, events, webhooks
+from .client_input import client_ip
 from .errors import InvalidPhoneNumber
 from .flows import account
-from .models import OTPChallenge, RefreshToken, Session, User
-from .phone import normalize_phone
+from .models import AuditEvent, OTPChallenge, RefreshToken, Session, User, WebhookMessage
+from .phone import mask_phone, normalize_phone
 from .sessions import end_sessions
 
 
@@ -27,6 +29,39 @@ class StaffLoginForm(AdminAuthenticationForm):
 
 
 admin.site.login_form = StaffLoginForm
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every change the admin logs (additions, changes, deletions) also goes to the
+    audit trail, with the staff account that made it and its network."""
+
+    def log_addition(self, request, obj, message):
+        _audit_admin(request, "added", [obj], message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        _audit_admin(request, "changed", [obj], message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        _audit_admin(request, "deleted", list(queryset), "")
+        return super().log_deletions(request, queryset)
+
+
+def _audit_admin(request, verb: str, objects, message) -> None:
+    for obj in objects:
+        fields = ""
+        if isinstance(message, list):  # Django's structured change message
+            changed = [f for part in message for f in part.get("changed", {}).get("fields", [])]
+            fields = f" ({', '.join(changed)})" if changed else ""
+        audit.record(
+            AuditEvent.Kind.ADMIN_ACTION,
+            outcome=verb,
+            account_id=request.user.pk,
+            detail=f"{verb} {obj._meta.label_lower} {obj.pk}{fields}",
+            client=client_ip(request),
+        )
+
 
 # The library's own model is unused (ours stores hashes); hide its empty table.
 if admin.site.is_registered(LibraryRefreshToken):
@@ -60,7 +95,7 @@ DATES = ("last_login", "date_joined")
 
 
 @admin.register(User)
-class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
+class UserAdmin(PhoneSearchMixin, AuditedAdmin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ("phone_number", "has_password", "is_active", "is_staff", *DATES)
@@ -93,6 +128,8 @@ class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
         old_number = stored.first() if change else None
         with transaction.atomic():
             super().save_model(request, obj, form, change)
+            if not change:  # told to other systems as a sign-up is
+                events.announce(events.user_signed_up, user=obj, method="admin")
             if old_number is not None and old_number != obj.phone_number:
                 account.number_changed(obj, old_number)
 
@@ -108,7 +145,7 @@ class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
         return obj.has_usable_password()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -158,3 +195,71 @@ class OTPChallengeAdmin(PhoneSearchMixin, ReadOnlyAdmin):
     exclude = ("code_hash", "phone_number")
     readonly_fields = ("__str__", "sent_at", "expires_at", "attempts", "used_at")
     search_fields = ("phone_number",)
+
+
+@admin.register(WebhookMessage)
+class WebhookMessageAdmin(ReadOnlyAdmin):
+    """The webhook outbox: what was delivered, what waits for a retry, and the dead
+    letters, which "Send again" queues with their own ids."""
+
+    list_display = (
+        "message_id",
+        "event_type",
+        "account_id",
+        "endpoint",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "last_result",
+    )
+    list_filter = ("status", "event_type", "endpoint", "created_at")
+    search_fields = ("=message_id", "=account_id")
+    exclude = ("claimed_by", "claimed_until")
+    actions = ("replay",)
+
+    @admin.action(description="Send again", permissions=["replay"])
+    def replay(self, request, queryset):
+        count = webhooks.replay(queryset)
+        audit.record(
+            AuditEvent.Kind.ADMIN_ACTION,
+            outcome="replayed",
+            account_id=request.user.pk,
+            detail=f"replayed {count} webhook deliveries",
+            client=client_ip(request),
+        )
+        self.message_user(request, f"Queued {count} delivery(ies) again.")
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_webhookmessage")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail, read-only: nobody edits or deletes it by hand (purge_expired
+    deletes what is older than AUDIT_RETENTION_DAYS)."""
+
+    list_display = (
+        "at",
+        "event",
+        "outcome",
+        "account_id",
+        "phone_number",
+        "client_network",
+        "session_id",
+        "detail",
+    )
+    list_filter = ("event", "outcome", "at")
+    search_fields = ("=account_id", "=client_network", "=phone_number")
+    date_hierarchy = "at"
+
+    def get_search_results(self, request, queryset, search_term):
+        """A number, in any written form, searches as the trail stores it: masked."""
+        try:
+            search_term = mask_phone(normalize_phone(search_term))
+        except InvalidPhoneNumber:
+            pass
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

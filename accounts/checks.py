@@ -34,6 +34,10 @@ POSITIVE_SETTINGS = (
     "GRAPHQL_MAX_TOKENS",
     "GRAPHQL_DOCUMENT_CACHE_BYTES",
     "MAX_REQUEST_BODY_BYTES",
+    "WEBHOOK_FIRST_RETRY_DELAY",
+    "WEBHOOK_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS",
+    "AUDIT_BATCH_SIZE",
 )
 
 
@@ -303,3 +307,14 @@ def _check_template():
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=False)
+def check_webhooks(app_configs, **kwargs):
+    """Endpoints that are URLs, a secret to sign with, and retry settings that retry."""
+    from .webhooks import problems
+
+    return [
+        Error(text, id="accounts.E015") if stops else Warning(text, id="accounts.W005")
+        for text, stops in problems()
+    ]

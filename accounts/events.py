@@ -10,6 +10,8 @@ Every signal is sent with `sender=None`; receivers take `**kwargs`, as Django as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -35,10 +37,14 @@ account_deleted = Signal()
 session_revoked = Signal()
 # user_id, session_id (str): a rotated refresh token came back; the session has ended
 refresh_token_reused = Signal()
+# user_id, phone_number (masked), locked_until (datetime): a wrong password locked the
+# account (or lengthened its lock)
+account_locked = Signal()
 
 # --- for operators (metrics) ------------------------------------------------------------
 
-# backend, outcome ("failed", "invalid_number", or "refused_<limit>")
+# backend, outcome ("failed", "invalid_number", or "refused_<limit>"), phone_number
+# (masked, or "-")
 code_not_sent = Signal()
 # limit (the limit's name, as in accounts_rate_limited_total)
 rate_limited = Signal()
@@ -48,11 +54,26 @@ sms_delivery = Signal()
 token_refreshed = Signal()
 
 
+# What must be written with the change itself (the webhook outbox): called at once, in
+# the announcing transaction, and a failure fails the change.
+_writers: list[Callable[[Signal, dict], None]] = []
+
+
+def in_transaction(writer: Callable[[Signal, dict], None]) -> None:
+    """Have `writer(signal, kwargs)` called for every announcement, inside the change's
+    transaction, before it commits."""
+    if writer not in _writers:
+        _writers.append(writer)
+
+
 def announce(signal: Signal, **kwargs) -> None:
     """Send `signal` when the current transaction commits (at once outside one).
 
     `send_robust` runs every receiver even when one raises; Django logs each failure
-    at ERROR with its traceback (logger `django.dispatch`).
+    at ERROR with its traceback (logger `django.dispatch`). The writers registered with
+    `in_transaction` run first, at once.
     """
+    for writer in _writers:
+        writer(signal, kwargs)
     if signal.has_listeners():  # nobody listening: nothing to queue
         transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))

@@ -204,3 +204,94 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} until {self.window_end}"
+
+
+class WebhookMessage(models.Model):
+    """One event for one endpoint, from the outbox to a receiver (see `accounts.webhooks`).
+
+    Written in the transaction that made the change, so a rolled-back change leaves no
+    event. `message_id` is the `webhook-id` every try of it carries, at every endpoint;
+    `body` is the JSON sent and signed, byte for byte.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        DEAD = "dead", "dead letter"
+
+    message_id = models.CharField(max_length=40, db_index=True, editable=False)
+    endpoint = models.CharField(max_length=2048, editable=False)
+    event_type = models.CharField(max_length=32, editable=False)
+    # Deliveries to one endpoint keep the order of their account's events.
+    account_id = models.BigIntegerField(editable=False)
+    body = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A failed try after this makes the delivery a dead letter.
+    retry_until = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # What the last try came back with: "HTTP 503", "ConnectError", ...
+    last_result = models.CharField(max_length=100, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # A worker's claim on the row while it sends it; a crashed worker's lapses.
+    claimed_by = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_due"),
+            models.Index(fields=["endpoint", "account_id", "status"], name="webhook_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.message_id}"
+
+
+class AuditEvent(models.Model):
+    """One security event, kept AUDIT_RETENTION_DAYS (see `accounts.audit`).
+
+    No foreign key: the trail outlives the account it is about. Numbers are masked; no
+    code, password or token is ever written here.
+    """
+
+    class Kind(models.TextChoices):
+        SIGNED_UP = "signed_up", "signed up"
+        LOGGED_IN = "logged_in", "logged in"
+        LOGIN_FAILED = "login_failed", "login failed"
+        ACCOUNT_LOCKED = "account_locked", "account locked"
+        CODE_SENT = "code_sent", "code sent"
+        CODE_REFUSED = "code_refused", "code not sent"
+        REFRESH_TOKEN_REUSED = "refresh_token_reused", "refresh token reused"
+        SESSION_REVOKED = "session_revoked", "session revoked"
+        PASSWORD_SET = "password_set", "password set"
+        PASSWORD_CHANGED = "password_changed", "password changed"
+        PASSWORD_REMOVED = "password_removed", "password removed"
+        PHONE_NUMBER_CHANGED = "phone_number_changed", "phone number changed"
+        ACCOUNT_DELETED = "account_deleted", "account deleted"
+        ADMIN_ACTION = "admin_action", "admin action"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    event = models.CharField(max_length=24, choices=Kind.choices)
+    # "ok", or why not: the error code, the refusal, the session's end reason.
+    outcome = models.CharField(max_length=40, blank=True)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    phone_number = models.CharField("number (masked)", max_length=32, blank=True)
+    # The address limits count the client under: IPv4 itself, IPv6 its /64.
+    client_network = models.CharField(max_length=49, blank=True)
+    session_id = models.UUIDField(null=True, blank=True)
+    # How: the login's method, the admin's change, the SMS backend.
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "audit event"
+        indexes = [
+            models.Index(fields=["account_id", "at"], name="audit_account"),
+            models.Index(fields=["event", "at"], name="audit_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
+from . import events, webhooks
 from .errors import InvalidCredentials, RateLimited
 from .models import User
+from .phone import mask_phone
 
 
 def check(user: User | None, password: str) -> User:
@@ -20,17 +22,20 @@ def check(user: User | None, password: str) -> User:
         raise InvalidCredentials(reason="unknown number")
     if not user.has_usable_password():
         raise InvalidCredentials(reason="no fixed password set")
-    claim_attempt(user)
+    claimed_at = claim_attempt(user)
     if not user.check_password(password):
+        _announce_lock(user, claimed_at)
         raise InvalidCredentials(reason="wrong password")
     return user
 
 
-def claim_attempt(user: User) -> None:
-    """Count a password attempt before the hasher runs, or refuse it while locked.
+def claim_attempt(user: User) -> datetime:
+    """Count a password attempt before the hasher runs, or refuse it while locked; the
+    time the attempt was counted at.
 
     One conditional update, so parallel guesses cannot get past the lock: an attempt
-    is only evaluated if it was counted while the account was unlocked.
+    is only evaluated if it was counted while the account was unlocked. The update
+    also sets the lock this attempt brings if it fails; a success clears it.
     """
     now = timezone.now()
     claimed = (
@@ -38,11 +43,35 @@ def claim_attempt(user: User) -> None:
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
         .update(failed_logins=F("failed_logins") + 1, locked_until=_lockout_expression(now))
     )
-    if not claimed:
+    if claimed:
+        return now
+    locked_until = User.objects.values_list("locked_until", flat=True).get(pk=user.pk)
+    wait = (locked_until - now).total_seconds() if locked_until else 1
+    # The same answer whether or not the password would have been right.
+    raise RateLimited(wait, reason="password lockout", limit="password-lockout")
+
+
+def _announce_lock(user: User, claimed_at: datetime) -> None:
+    """Announce the lock a wrong password brought, if it brought one: the lock its
+    attempt set carries the attempt's own time (`_lockout_expression`)."""
+    with webhooks.atomic():
         locked_until = User.objects.values_list("locked_until", flat=True).get(pk=user.pk)
-        wait = (locked_until - now).total_seconds() if locked_until else 1
-        # The same answer whether or not the password would have been right.
-        raise RateLimited(wait, reason="password lockout", limit="password-lockout")
+        if locked_until is not None and locked_until - claimed_at in _lock_lengths():
+            events.announce(
+                events.account_locked,
+                user_id=user.pk,
+                phone_number=mask_phone(user.phone_number),
+                locked_until=locked_until,
+            )
+
+
+def _lock_lengths() -> set[timedelta]:
+    ceiling = settings.PASSWORD_LOCKOUT_MAX_SECONDS
+    lengths, seconds = {timedelta(seconds=ceiling)}, settings.PASSWORD_LOCKOUT_SECONDS
+    while seconds < ceiling:
+        lengths.add(timedelta(seconds=seconds))
+        seconds *= 2
+    return lengths
 
 
 def record_login(user: User) -> None:

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from graphql_jwt.settings import jwt_settings
 
-from . import events
+from . import events, webhooks
 from .client_input import is_encodable
 from .keys import b64url
 from .models import RefreshToken, Session, User, hash_refresh_token
@@ -145,11 +145,15 @@ def rotate(raw: str) -> Rotation:
             LiveSession.of(session), refresh_token(session_id, session.generation), retried=True
         )
     if generation < session.generation:
-        ended = end_sessions(Session.objects.filter(pk=session_id), Session.Reason.REUSE_DETECTED)
-        if ended:
-            events.announce(
-                events.refresh_token_reused, user_id=session.user_id, session_id=str(session_id)
-            )
+        with webhooks.atomic():
+            reused = Session.objects.filter(pk=session_id)
+            ended = end_sessions(reused, Session.Reason.REUSE_DETECTED)
+            if ended:
+                events.announce(
+                    events.refresh_token_reused,
+                    user_id=session.user_id,
+                    session_id=str(session_id),
+                )
         return Rotation(None, error="rotated refresh token reused", reuse_detected=bool(ended))
     return Rotation(None, error="refresh token ahead of its session")
 
@@ -197,11 +201,12 @@ def end_sessions(sessions, reason: str) -> int:
     if not live:
         return 0
     still_live = Session.objects.filter(pk__in=[pk for pk, _ in live], revoked_at__isnull=True)
-    ended = still_live.update(revoked_at=timezone.now(), revoked_reason=reason)
-    for session_id, user_id in live:
-        events.announce(
-            events.session_revoked, user_id=user_id, session_id=str(session_id), reason=reason
-        )
+    with webhooks.atomic():  # the endings and their session.revoked events commit together
+        ended = still_live.update(revoked_at=timezone.now(), revoked_reason=reason)
+        for session_id, user_id in live:
+            events.announce(
+                events.session_revoked, user_id=user_id, session_id=str(session_id), reason=reason
+            )
     return ended
 
 

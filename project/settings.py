@@ -348,10 +348,33 @@ OTP_TEST_NUMBERS = env.list("OTP_TEST_NUMBERS", default=[])
 # Send codes from a worker (`manage.py db_worker`) instead of inside the request, so a
 # slow provider never holds up sendOtp. Off: the request waits for the provider.
 SMS_SEND_IN_BACKGROUND = env.bool("SMS_SEND_IN_BACKGROUND", default=False)
+
+# Webhooks (Standard Webhooks; see docs/webhooks.md): the receivers' URLs, comma-separated,
+# and the signing secret ("whsec_" and base64; several, comma-separated, while rotating).
+# Events are written to an outbox in the change's transaction and sent by
+# `manage.py db_worker`, retried with backoff for WEBHOOK_RETRY_FOR seconds.
+WEBHOOK_ENDPOINTS = env.list("WEBHOOK_ENDPOINTS", default=[])
+WEBHOOK_SECRET = env.list("WEBHOOK_SECRET", default=[])
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_FIRST_RETRY_DELAY = env.int("WEBHOOK_FIRST_RETRY_DELAY", default=5)
+WEBHOOK_MAX_RETRY_DELAY = env.int("WEBHOOK_MAX_RETRY_DELAY", default=3600)
+WEBHOOK_RETRY_FOR = env.int("WEBHOOK_RETRY_FOR", default=24 * 3600)
+# Delivered and dead deliveries are kept this many days (purge_expired deletes them).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+
+# The stored audit trail (see docs/audit.md): kept this many days, deleted by
+# purge_expired. Events are written in batches, at most AUDIT_FLUSH_SECONDS after they
+# happen, by a thread of each process; 0 writes each one as it happens.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+AUDIT_FLUSH_SECONDS = env.float("AUDIT_FLUSH_SECONDS", default=1.0)
+AUDIT_BATCH_SIZE = env.int("AUDIT_BATCH_SIZE", default=500)
+
+# Background work runs in `manage.py db_worker` when codes are sent in the background or
+# webhooks are on; otherwise django-tasks runs a task at once, in the request.
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend"
-        if SMS_SEND_IN_BACKGROUND
+        if SMS_SEND_IN_BACKGROUND or WEBHOOK_ENDPOINTS
         else "django_tasks.backends.immediate.ImmediateBackend"
     }
 }

@@ -289,6 +289,19 @@ def execute_sql(database_url: str, statement: str, params=()) -> None:
             conn.execute(statement, params)
 
 
+def fetch_sql(database_url: str, query: str, params=()) -> list[tuple]:
+    """The rows of one query on a server's database, read from outside the service."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute(query.replace("%s", "?"), params).fetchall()
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
 def codes_sent(sms_dir: Path, e164: str) -> list[str]:
     """The codes texted to one number, oldest first, read from the file backend."""
     found = []

@@ -26,3 +26,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Fast hashing keeps the suite quick; the hasher itself is Django's, not ours.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Audit rows are written as they happen, so a test reads them at once (the batching
+# writer has tests of its own in tests/test_audit.py).
+AUDIT_FLUSH_SECONDS = 0

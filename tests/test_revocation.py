@@ -124,7 +124,7 @@ def test_a_session_ended_on_one_instance_is_refused_on_the_other_within_a_second
         assert b.post("/accounts/api/token/verify/", verify)[0] == 401
 
 
-def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings):
+def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings, db):
     import time_machine
 
     from accounts import events, revocation

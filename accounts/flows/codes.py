@@ -18,7 +18,7 @@ from .. import bot_check, delivery, events, limits, networks, otp, ranges, statu
 from ..errors import AccountsError, InvalidPhoneNumber, RateLimited, SMSDeliveryFailed
 from ..phone import is_sms_eligible, mask_phone, normalize_phone
 from ..redis_client import RoundTrip
-from .common import use_case
+from .common import masked, use_case
 
 logger = logging.getLogger("accounts")
 
@@ -36,7 +36,10 @@ def send_otp(
         return _send_otp(phone_number, client_ip, challenge_token)
     except AccountsError as error:
         events.announce(
-            events.code_not_sent, backend=settings.SMS_BACKEND, outcome=_unsent_outcome(error)
+            events.code_not_sent,
+            backend=settings.SMS_BACKEND,
+            outcome=_unsent_outcome(error),
+            phone_number=masked(phone_number),
         )
         raise
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .. import events, sessions, tokens
+from .. import audit, events, sessions, tokens
 from ..errors import (
     AccountsError,
     ChallengeRequired,
@@ -72,6 +72,8 @@ def use_case(
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # Whose request this is, for the audit rows its events make.
+            client = audit.client_address.set(str(kwargs.get(client_ip) or "") if client_ip else "")
             try:
                 try:
                     return function(*args, **kwargs)
@@ -95,6 +97,8 @@ def use_case(
                 elif isinstance(error, ChallengeRequired) and error.limit:
                     events.announce(events.rate_limited, limit=error.limit)
                 raise
+            finally:
+                audit.client_address.reset(client)
 
         return wrapper  # type: ignore[return-value]
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .. import events, limits, otp, passwords, ranges, sessions, status_cache
+from .. import events, limits, otp, passwords, ranges, sessions, status_cache, webhooks
 from ..errors import AccountsError, InvalidCredentials, InvalidPhoneNumber, RateLimited
 from ..models import Session, User
 from ..phone import mask_phone, normalize_phone, to_ascii_digits
@@ -107,7 +107,11 @@ def _code_login(
 ) -> TokenPair | None:
     """Log in with `code`; None when the number has no live code (the digits may still
     be a fixed password)."""
-    login = otp.log_in(phone, code, user_agent=client.user_agent, client_ip=client.ip)
+    # An account the code creates commits with its user.created event (when webhooks are on).
+    with webhooks.atomic():
+        login = otp.log_in(phone, code, user_agent=client.user_agent, client_ip=client.ip)
+        if login.created and login.user is not None:
+            events.announce(events.user_signed_up, user=login.user, method="code")
     if login.outcome is otp.Outcome.NO_LIVE_CODE:
         return None
     if login.outcome is otp.Outcome.REJECTED:
@@ -125,8 +129,6 @@ def _code_login(
     logger.info("SMS login for %s (created=%s)", mask_phone(phone), login.created)
     refresh_token = sessions.refresh_token(login.session.session_id, login.session.generation)
     pair = token_pair(login.session, refresh_token, user=login.user, created=login.created)
-    if login.created:
-        events.announce(events.user_signed_up, user=login.user, method="code")
     _announce_login(pair, "code")
     return pair
 
