@@ -129,7 +129,12 @@ class UserAdmin(PhoneSearchMixin, AuditedAdmin, DjangoUserAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             if not change:  # told to other systems as a sign-up is
-                events.announce(events.user_signed_up, user=obj, method="admin")
+                events.announce(
+                    events.user_signed_up,
+                    user=obj,
+                    phone_number=mask_phone(obj.phone_number),
+                    method="admin",
+                )
             if old_number is not None and old_number != obj.phone_number:
                 account.number_changed(obj, old_number)
 

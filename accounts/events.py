@@ -19,9 +19,10 @@ from django.dispatch import Signal
 
 # phone_number (masked), backend (SMS_BACKEND, or "test-number"), test_number (bool)
 code_sent = Signal()
-# user, method ("code")
+# user, phone_number (masked), method ("code", or "admin" for an account staff added)
 user_signed_up = Signal()
-# user, method ("code" | "password"), session_id (str, or None for the admin's login)
+# user, phone_number (masked), method ("code" | "password"), session_id (str, or None for
+# the admin's login)
 user_logged_in = Signal()
 # phone_number (masked, or "-"), method ("code" | "password"), reason (the error code)
 login_failed = Signal()

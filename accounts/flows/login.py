@@ -69,7 +69,13 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
         raise
     passwords.record_login(user)
     logger.info("Staff login for %s ip=%s", mask_phone(phone), client_ip)
-    events.announce(events.user_logged_in, user=user, method="password", session_id=None)
+    events.announce(
+        events.user_logged_in,
+        user=user,
+        phone_number=mask_phone(phone),
+        method="password",
+        session_id=None,
+    )
     return user
 
 
@@ -110,8 +116,13 @@ def _code_login(
     # An account the code creates commits with its user.created event (when webhooks are on).
     with webhooks.atomic():
         login = otp.log_in(phone, code, user_agent=client.user_agent, client_ip=client.ip)
-        if login.created and login.user is not None:
-            events.announce(events.user_signed_up, user=login.user, method="code")
+        if login.created and login.user is not None and login.session is not None:
+            events.announce(
+                events.user_signed_up,
+                user=login.user,
+                phone_number=mask_phone(login.session.phone_number),  # a string: no formatting
+                method="code",
+            )
     if login.outcome is otp.Outcome.NO_LIVE_CODE:
         return None
     if login.outcome is otp.Outcome.REJECTED:
@@ -147,7 +158,11 @@ def _password_login(phone: PhoneNumber, password: str, client: Client) -> TokenP
 
 def _announce_login(pair: TokenPair, method: str) -> None:
     events.announce(
-        events.user_logged_in, user=pair.user, method=method, session_id=pair.payload["sid"]
+        events.user_logged_in,
+        user=pair.user,
+        phone_number=mask_phone(pair.payload["phoneNumber"]),  # a string: no formatting
+        method=method,
+        session_id=pair.payload["sid"],
     )
 
 
