@@ -4,10 +4,10 @@ fraud triage (read in the admin), kept AUDIT_RETENTION_DAYS.
 Rows come from the signals of `accounts.events` (so only what committed is recorded)
 and from the admin's own log. Writing them costs a request no round trip of its own:
 each process collects its rows in memory and a thread of its own writes them in one
-multi-row INSERT, every AUDIT_FLUSH_SECONDS or as soon as AUDIT_BATCH_SIZE are waiting,
-and at exit. A process killed outright (SIGKILL, out of memory) loses at most the rows
-of its last AUDIT_FLUSH_SECONDS. With AUDIT_FLUSH_SECONDS=0 each row is written as it
-happens, one INSERT each.
+statement (`sql.audit`: COPY on PostgreSQL), every AUDIT_FLUSH_SECONDS or as soon as
+AUDIT_BATCH_SIZE are waiting, and at exit. A process killed outright (SIGKILL, out of
+memory) loses at most the rows of its last AUDIT_FLUSH_SECONDS. With
+AUDIT_FLUSH_SECONDS=0 each row is written as it happens, one INSERT each.
 
 The client's network comes from the use case that announced the event (its
 `client_ip`), through a context variable `flows.common.use_case` sets.
