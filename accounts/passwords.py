@@ -56,7 +56,8 @@ def _announce_lock(user: User, claimed_at: datetime) -> None:
     attempt set carries the attempt's own time (`_lockout_expression`)."""
     with webhooks.atomic():
         locked_until = User.objects.values_list("locked_until", flat=True).get(pk=user.pk)
-        if locked_until is not None and locked_until - claimed_at in _lock_lengths():
+        lengths = {timedelta(seconds=seconds) for seconds in _lock_seconds()}
+        if locked_until is not None and locked_until - claimed_at in lengths:
             events.announce(
                 events.account_locked,
                 user_id=user.pk,
@@ -65,13 +66,15 @@ def _announce_lock(user: User, claimed_at: datetime) -> None:
             )
 
 
-def _lock_lengths() -> set[timedelta]:
+def _lock_seconds() -> list[int]:
+    """How long each failure from the PASSWORD_LOCKOUT_THRESHOLD-th on locks the account:
+    PASSWORD_LOCKOUT_SECONDS, doubling, the last one PASSWORD_LOCKOUT_MAX_SECONDS (which
+    every later failure keeps)."""
     ceiling = settings.PASSWORD_LOCKOUT_MAX_SECONDS
-    lengths, seconds = {timedelta(seconds=ceiling)}, settings.PASSWORD_LOCKOUT_SECONDS
-    while seconds < ceiling:
-        lengths.add(timedelta(seconds=seconds))
-        seconds *= 2
-    return lengths
+    steps = [min(ceiling, settings.PASSWORD_LOCKOUT_SECONDS)]
+    while steps[-1] < ceiling:
+        steps.append(min(ceiling, steps[-1] * 2))
+    return steps
 
 
 def record_login(user: User) -> None:
@@ -86,14 +89,11 @@ def _lockout_expression(now: datetime) -> Case:
     """`locked_until` after one more failure: after PASSWORD_LOCKOUT_THRESHOLD failures
     the account locks for PASSWORD_LOCKOUT_SECONDS, doubling with every further failure
     up to PASSWORD_LOCKOUT_MAX_SECONDS."""
-    threshold = settings.PASSWORD_LOCKOUT_THRESHOLD
-    ceiling = settings.PASSWORD_LOCKOUT_MAX_SECONDS
-    steps, failures = [], threshold
-    while True:
-        seconds = min(ceiling, settings.PASSWORD_LOCKOUT_SECONDS * 2 ** (failures - threshold))
-        steps.append(When(failed_logins=failures - 1, then=Value(now + timedelta(seconds=seconds))))
-        if seconds >= ceiling:
-            break
-        failures += 1
-    steps.append(When(failed_logins__gte=failures, then=Value(now + timedelta(seconds=ceiling))))
+    threshold, lengths = settings.PASSWORD_LOCKOUT_THRESHOLD, _lock_seconds()
+    steps = [
+        When(failed_logins=threshold - 1 + index, then=Value(now + timedelta(seconds=seconds)))
+        for index, seconds in enumerate(lengths)
+    ]
+    later = Value(now + timedelta(seconds=lengths[-1]))
+    steps.append(When(failed_logins__gte=threshold + len(lengths) - 1, then=later))
     return Case(*steps, default=F("locked_until"), output_field=DateTimeField())
