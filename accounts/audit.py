@@ -151,10 +151,6 @@ def purge() -> int:
 # --- what the signals say, as rows ---------------------------------------------------------
 
 
-def _masked_number(user) -> str:
-    return mask_phone(user.phone_number)
-
-
 def _signed_up(*, user, phone_number, method, **_):
     record(Kind.SIGNED_UP, account_id=user.pk, phone_number=phone_number, detail=method)
 
@@ -202,11 +198,11 @@ def _revoked(*, user_id, session_id, reason, **_):
 
 def _password_set(*, user, changed, **_):
     kind = Kind.PASSWORD_CHANGED if changed else Kind.PASSWORD_SET
-    record(kind, account_id=user.pk, phone_number=_masked_number(user))
+    record(kind, account_id=user.pk, phone_number=mask_phone(user.phone_number))
 
 
 def _password_removed(*, user, **_):
-    record(Kind.PASSWORD_REMOVED, account_id=user.pk, phone_number=_masked_number(user))
+    record(Kind.PASSWORD_REMOVED, account_id=user.pk, phone_number=mask_phone(user.phone_number))
 
 
 def _number_changed(*, user, old_phone_number, new_phone_number, **_):

@@ -43,10 +43,11 @@ CLAIM_BATCH = 50
 
 def keys() -> list[bytes]:
     """The signing keys WEBHOOK_SECRET holds (several while a secret is being rotated)."""
-    return [base64.b64decode(secret.removeprefix(SECRET_PREFIX)) for secret in _secrets()]
+    return [base64.b64decode(secret.removeprefix(SECRET_PREFIX)) for secret in secrets()]
 
 
-def _secrets() -> list[str]:
+def secrets() -> list[str]:
+    """The secrets WEBHOOK_SECRET lists, blanks left out."""
     return [secret.strip() for secret in settings.WEBHOOK_SECRET if secret.strip()]
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from . import events
 from .models import WebhookMessage
-from .webhook_delivery import PENDING, SECRET_PREFIX, kick
+from .webhook_delivery import PENDING, SECRET_PREFIX, kick, secrets
 
 
 def _account(user) -> dict:
@@ -170,10 +170,10 @@ def problems() -> list[tuple[str, bool]]:
                     False,
                 )
             )
-    secrets = [secret.strip() for secret in settings.WEBHOOK_SECRET if secret.strip()]
-    if not secrets:
+    configured = secrets()
+    if not configured:
         found.append(("WEBHOOK_SECRET must be set when WEBHOOK_ENDPOINTS is.", True))
-    for secret in secrets:
+    for secret in configured:
         try:
             key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
         except (binascii.Error, ValueError):
