@@ -85,6 +85,34 @@ def test_redis_hanging_is_cut_off_by_the_timeout(redis_backed_server):
     assert server.get("/accounts/api/otp/09120000003/")[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("refuse", "restore"),
+    [
+        # Full: maxmemory reached under the noeviction policy answers writes with OOM.
+        (["CONFIG", "SET", "maxmemory", "1"], ["CONFIG", "SET", "maxmemory", "0"]),
+        # A failover left the address on a replica: writes are answered READONLY.
+        (["REPLICAOF", "127.0.0.1", "1"], ["REPLICAOF", "NO", "ONE"]),
+    ],
+    ids=["full", "read-only"],
+)
+def test_redis_refusing_writes_is_an_outage_and_the_connection_stays_clean(
+    redis_backed_server, refuse, restore
+):
+    server, redis = redis_backed_server
+    assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+    cli = ["redis-cli", "-p", str(redis.port)]
+    subprocess.run([*cli, "CONFIG", "SET", "maxmemory-policy", "noeviction"], check=True)
+    subprocess.run([*cli, *refuse], check=True, capture_output=True)
+    status, body, _ = server.get("/accounts/api/otp/09120000004/")
+    assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+    subprocess.run([*cli, *restore], check=True, capture_output=True)
+    # The same worker, the same pooled connection: every answer of the refused trip was
+    # read, so the next trip reads its own (a send counted, the cooldown in force).
+    assert server.get("/accounts/api/otp/09120000004/")[0] == 200
+    status, body, _ = server.get("/accounts/api/otp/09120000004/")
+    assert (status, body["code"]) == (429, "RATE_LIMITED")
+
+
 def test_database_unreachable_gives_503_and_clean_errors(tmp_path):
     dead = f"postgres://postgres@127.0.0.1:{free_port()}/accounts"
     env = base_env(dead, tmp_path / "sms", DATABASE_CONNECT_TIMEOUT="2")
