@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from graphql_jwt.settings import jwt_settings
 
+from project import tracing
+
 from . import events, tokens
 from .infrastructure import OUTAGES
 from .redis_client import RoundTrip, client
@@ -63,8 +65,8 @@ def _on_session_revoked(sender: Any, session_id: str, **kwargs: Any) -> None:
         return
     try:
         trip = RoundTrip()
-        trip.add("zadd", KEY, {session_id: ended_at})
-        trip.add("zremrangebyscore", KEY, "-inf", ended_at - window())
+        trip.add("ZADD", KEY, ended_at, session_id)
+        trip.add("ZREMRANGEBYSCORE", KEY, "-inf", ended_at - window())
         trip.send()
     except OUTAGES as error:  # this process refuses it; the others miss it until expiry
         logger.warning("Ended session not shared: %s", type(error).__name__)
@@ -84,7 +86,8 @@ def _read_new() -> None:
 def _poll() -> None:
     while True:
         try:
-            _read_new()
+            with tracing.untraced():  # a poll is not a request: no trace every second
+                _read_new()
         except Exception as error:  # an outage, or a bug: log it and keep polling
             logger.warning("Ended sessions not read: %s", type(error).__name__)
         time.sleep(POLL_SECONDS)

@@ -172,3 +172,13 @@ def span(name: str, attributes: dict | None = None):
     if not ENABLED:
         return NOTHING
     return _span(name, attributes or {})
+
+
+def untraced():
+    """A block whose work makes no spans (a background poll, which would otherwise
+    start a trace of its own every time it runs); a no-op when tracing is off."""
+    if not ENABLED:
+        return NOTHING
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()

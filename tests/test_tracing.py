@@ -4,6 +4,7 @@ SMS spans, and nothing in any of them that names a code, a token or a whole numb
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from django.db import connection
@@ -90,6 +91,24 @@ def test_a_code_login_is_traced_without_a_secret_or_a_number(api, spans):
     for secret in (code, tokens["token"], tokens["refreshToken"], E164, PHONE, PHONE[1:]):
         assert secret not in recorded
     assert "0911…" in recorded
+
+
+@needs_services
+def test_the_revocation_poll_starts_no_trace(spans):
+    """Each worker polls Redis for ended sessions four times a second: traced, every
+    poll would be a trace of its own (and slip into the next request's)."""
+    from accounts import redis_client, revocation
+
+    ended = "poll-check-session"
+    redis_client.client().zadd(revocation.KEY, {ended: time.time()})
+    spans.clear()  # the test's own command
+    revocation.is_ended(ended)  # starts the poller, if this process has none yet
+    deadline = time.monotonic() + 30
+    while not revocation.is_ended(ended):  # a poll has read the entry
+        assert time.monotonic() < deadline, "the poller never read the entry"
+        time.sleep(0.05)
+    assert [span.name for span in spans.get_finished_spans()] == []
+    redis_client.client().zrem(revocation.KEY, ended)
 
 
 def test_off_by_default_and_by_the_standard_variables():
