@@ -102,7 +102,7 @@ class RedisStore:
         trip.count(f"rl:{key}:{window_end}", -1, window_end + 1)
 
     def set_once(self, trip: RoundTrip, key: str, until: int) -> Reply:
-        return trip.add("set", f"once:{key}", 1, nx=True, exat=until)
+        return trip.add("SET", f"once:{key}", 1, "NX", "EXAT", until)
 
 
 def _store() -> DatabaseStore | RedisStore:

@@ -306,7 +306,7 @@ def log_in(phone_number: PhoneNumber, code: str, *, user_agent: str, client_ip: 
         return Login(Outcome.REJECTED)
     if result.account is None:
         return Login(Outcome.ACCEPTED)
-    user = user_sql.user_from_row(result.account)
+    user = user_sql.user_from_row(result.account, phone_number)
     session = LiveSession(session_id, 1, expires_at, user.pk, phone_number.as_e164)
     return Login(Outcome.ACCEPTED, session, user, result.created)
 

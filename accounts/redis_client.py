@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from project import tracing
+
 _client: redis.Redis | None = None
 
 
@@ -73,14 +75,15 @@ class RoundTrip:
     __slots__ = ("_commands", "_replies", "_counters")
 
     def __init__(self) -> None:
-        self._commands: list[tuple[str, tuple, dict]] = []
+        self._commands: list[tuple[str | bytes | int | float, ...]] = []
         self._replies: list[Reply] = []
         self._counters: list[tuple[str, int, int, Reply]] = []
 
-    def add(self, command: str, *args: Any, **kwargs: Any) -> Reply:
-        """Queue one command (a redis-py method name); its answer fills the `Reply`."""
+    def add(self, *command: str | bytes | int | float) -> Reply:
+        """Queue one Redis command, as its words (`"SET", key, 1, "NX"`); its raw
+        answer (bytes, an integer, None) fills the `Reply`."""
         reply = Reply()
-        self._commands.append((command, args, kwargs))
+        self._commands.append(command)
         self._replies.append(reply)
         return reply
 
@@ -98,17 +101,20 @@ class RoundTrip:
         return reply
 
     def send(self) -> None:
-        """One pipelined round trip for every queued command; none queued, no trip."""
+        """One pipelined round trip for every queued command; none queued, no trip.
+
+        Written on a pooled connection directly: redis-py's `Pipeline` builds and
+        parses per command what a trip of raw commands does not need. Every answer is
+        read before the first error is raised, so the connection goes back clean.
+        """
         if not self._commands and not self._counters:
             return
-        pipeline = client().pipeline(transaction=False)
+        commands = list(self._commands)
         if self._counters:
             keys = [key for key, _, _, _ in self._counters]
             steps = [value for _, step, at, _ in self._counters for value in (step, at)]
-            pipeline.eval(_COUNTERS, len(keys), *keys, *steps)
-        for command, args, kwargs in self._commands:
-            getattr(pipeline, command)(*args, **kwargs)
-        values = pipeline.execute()
+            commands.insert(0, ("EVAL", _COUNTERS, len(keys), *keys, *steps))
+        values = _round_trip(commands)
         if self._counters:
             for (_, _, _, reply), value in zip(self._counters, values.pop(0), strict=True):
                 reply.value = value
@@ -117,3 +123,32 @@ class RoundTrip:
         self._commands.clear()
         self._replies.clear()
         self._counters.clear()
+
+
+def _round_trip(commands: list[tuple]) -> list[Any]:
+    pool = client().connection_pool
+    # Traced, the trip is one span named by its commands' names (never their arguments).
+    names = " ".join(str(command[0]) for command in commands) if tracing.ENABLED else ""
+    with tracing.span(names, {"db.system": "redis", "db.redis.pipeline_length": len(commands)}):
+        connection = pool.get_connection()
+        try:
+            return connection.retry.call_with_retry(
+                lambda: _exchange(connection, commands),
+                lambda error: connection.disconnect(),
+            )
+        finally:
+            pool.release(connection)
+
+
+def _exchange(connection: Any, commands: list[tuple]) -> list[Any]:
+    connection.send_packed_command(connection.pack_commands(commands))
+    values, error = [], None
+    for _ in commands:
+        try:
+            values.append(connection.read_response())
+        except redis.ResponseError as refused:  # read on: the next answers are queued
+            values.append(None)
+            error = error or refused
+    if error is not None:
+        raise error
+    return values

@@ -121,7 +121,7 @@ def mark_changing(trip: RoundTrip, e164: str) -> Marking | None:
     redis_key = key(e164)
     if redis_key is None:
         return None
-    trip.add("set", redis_key, CHANGED, ex=MARK_SECONDS)
+    trip.add("SET", redis_key, CHANGED, "EX", MARK_SECONDS)
     return Marking(e164, time.monotonic())
 
 
@@ -139,7 +139,7 @@ def _mark(keys: list[str]) -> None:
     try:
         trip = RoundTrip()
         for redis_key in keys:
-            trip.add("set", redis_key, CHANGED, ex=MARK_SECONDS)
+            trip.add("SET", redis_key, CHANGED, "EX", MARK_SECONDS)
         trip.send()
     except OUTAGES as error:
         logger.warning(

@@ -11,12 +11,14 @@ import functools
 
 from django.db import connection
 from django.db.models.expressions import Col
+from phonenumber_field.phonenumber import PhoneNumber
 
 from ..models import User
 from . import columns, cursor
 
 _COLUMNS = columns(User)
 _ATTRIBUTES = [field.attname for field in User._meta.concrete_fields]
+_PHONE = _ATTRIBUTES.index("phone_number")
 
 PASSWORD_BY_NUMBER = "SELECT password FROM accounts_user WHERE phone_number = %s"
 ACTIVE_BY_ID = (  # the column names come from the model, never from input
@@ -41,11 +43,15 @@ def active_user(user_id: int) -> User | None:
     return None if row is None else user_from_row(row)
 
 
-def user_from_row(row) -> User:
+def user_from_row(row, phone_number: PhoneNumber | None = None) -> User:
     """A model instance from the account's columns, in the model's field order (as
-    `ACTIVE_BY_ID` and the code login's statements return them)."""
+    `ACTIVE_BY_ID` and the code login's statements return them). `phone_number`, when
+    the caller has it parsed already, is used as is rather than parsed again."""
     values = list(row)
     for index, expression, converters in _converters(connection.vendor):
+        if index == _PHONE and phone_number is not None:
+            values[index] = phone_number
+            continue
         for converter in converters:
             values[index] = converter(values[index], expression, connection)
     return User.from_db(connection.alias, _ATTRIBUTES, values)
