@@ -57,6 +57,7 @@ SERVICE_ENV = {
     "JWT_ACCESS_TOKEN_LIFETIME": "7200",
 }
 EXISTING = "09120000001"  # an account without a password
+WARM_UP = 3  # seconds of look-ups each server answers before the first case
 MISSING = "09390000001"  # never an account
 ARGON2_USER = "09120000010"
 PBKDF2_USER = "09120000011"
@@ -487,6 +488,8 @@ def main() -> None:
             "io": Server(bench.env, workers=options.workers, app="bench.io_floor:application"),
         }
         try:
+            for name in ("app", "floor", "io"):  # connections, imports, caches: not measured
+                wrk(f"{servers[name].url}/accounts/api/status/{EXISTING}/", WARM_UP, 16, None, [])
             chosen = [c for c in cases() if selected(c, options.only)]
             for case in chosen:
                 run_case(bench, case, servers)
@@ -549,7 +552,7 @@ def render(
         f"Python {platform.python_version()}.",
         f"- Command: `{command}` (wrk: 1 thread, {options.connections} connections, "
         f"{options.seconds} s per run, {options.reps} rotations of app, floor and I/O floor "
-        "per case; "
+        f"per case, after {WARM_UP} s of status look-ups on each server; "
         f"gunicorn: {options.workers} sync workers, DEBUG off; PostgreSQL and Redis on "
         "127.0.0.1).",
         "- Ratios are of the medians measured in the same run: app/floor against "
