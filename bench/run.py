@@ -89,10 +89,16 @@ class Case:
     io: list[Measure] = field(default_factory=list)
 
     def ratio(self) -> float:
-        return median(self.app, "rps") / median(self.floor, "rps")
+        return paired(self.app, self.floor)
 
     def io_ratio(self) -> float | None:
-        return median(self.app, "rps") / median(self.io, "rps") if self.io else None
+        return paired(self.app, self.io) if self.io else None
+
+
+def paired(ours: list[Measure], theirs: list[Measure]) -> float:
+    """The median of the rotations' ratios: a rotation measures every side back to back,
+    so a change in the machine's speed between rotations (a noisy neighbour) cancels."""
+    return statistics.median(a.rps / b.rps for a, b in zip(ours, theirs, strict=True))
 
 
 def median(measures: list[Measure], attribute: str) -> float:
@@ -459,7 +465,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
     parser.add_argument(
-        "--reps", type=int, default=3, help="rotations of app, floor and I/O floor per case"
+        "--reps", type=int, default=5, help="rotations of app, floor and I/O floor per case"
     )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
@@ -555,7 +561,9 @@ def render(
         f"per case, after {WARM_UP} s of status look-ups on each server; "
         f"gunicorn: {options.workers} sync workers, DEBUG off; PostgreSQL and Redis on "
         "127.0.0.1).",
-        "- Ratios are of the medians measured in the same run: app/floor against "
+        "- Ratios are medians of the rotations' own ratios (each rotation measures the "
+        "sides back to back, so the machine's drift between rotations cancels): app/floor "
+        "against "
         "`bench/floor.py`, a bare Django app answering the same URLs with constant JSON; "
         "app/io-floor against `bench/io_floor.py`, which does only each case's unavoidable "
         "round trips with raw drivers.",
