@@ -29,6 +29,10 @@ logger = logging.getLogger("accounts")
 
 KEY = "revoked:sessions"
 POLL_SECONDS = 0.25
+# Entries are scored by the clock of the instance that ended the session: each poll reads
+# from this long before the newest entry it saw, and never from later than its own clock,
+# so an instance whose clock runs ahead cannot hide the entries of the others.
+CLOCK_SKEW_SECONDS = 2.0
 
 _ended: dict[str, float] = {}  # session id -> Unix time its last access token expires
 _state: dict[str, Any] = {"listening": False, "seen_until": 0.0}
@@ -75,7 +79,8 @@ def _on_session_revoked(sender: Any, session_id: str, **kwargs: Any) -> None:
 def _read_new() -> None:
     """Every entry ended since the last read (all still in force, the first time)."""
     now = time.time()
-    since = _state["seen_until"] or now - window()
+    seen = _state["seen_until"]
+    since = min(seen, now) - CLOCK_SKEW_SECONDS if seen else now - window()
     entries: Any = client().zrangebyscore(KEY, since, "+inf", withscores=True)
     for member, ended_at in entries:
         _remember(member.decode(), float(ended_at))

@@ -136,3 +136,27 @@ def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings
         clock.shift(revocation.window() + 1)
         events.session_revoked.send(sender=None, user_id=1, session_id="b", reason="logout")
         assert "a" not in revocation._ended and revocation.is_ended("b")
+
+
+def test_an_instance_whose_clock_runs_ahead_hides_no_other_instances_ended_session():
+    """Entries are scored by the clock of the instance that ended the session: one
+    scored a minute ahead must not move this worker's reading past the others'."""
+    from accounts import redis_client, revocation
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("instances share ended sessions through Redis; runs in the Redis leg")
+    redis = redis_client.client()
+    redis.zadd(revocation.KEY, {"clock-ahead": time.time() + 60})
+    read_by_the_poller("clock-ahead")
+    redis.zadd(revocation.KEY, {"clock-right": time.time()})
+    read_by_the_poller("clock-right")
+    redis.zrem(revocation.KEY, "clock-ahead", "clock-right")
+
+
+def read_by_the_poller(session_id: str) -> None:
+    from accounts import revocation
+
+    deadline = time.monotonic() + 10  # the poller reads four times a second
+    while not revocation.is_ended(session_id):
+        assert time.monotonic() < deadline, f"{session_id}: never read"
+        time.sleep(0.05)
