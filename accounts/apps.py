@@ -8,23 +8,20 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from . import (
-            audit,
-            checks,  # noqa: F401  (registers the settings checks)
-            revocation,
-            sessions,
-            status_cache,
-            webhooks,
-        )
-        from .models import User
+        from accounts.abuse import status_cache
+        from accounts.models import User
+        from accounts.outbound import audit, webhooks
+        from accounts.sessions import lifecycle, revocation
+        from project import checks
 
+        checks.register()  # the settings' bounds and the rules between them
         status_cache.connect(User)  # account changes mark their cached statuses
         revocation.connect()  # ended sessions' access tokens are refused everywhere
-        sessions.connect(User)  # a deactivated account's sessions end
+        lifecycle.connect(User)  # a deactivated account's sessions end
         audit.connect()  # security events are stored
         webhooks.connect()  # events go to the outbox with their change (when endpoints are set)
 
         if settings.METRICS_ENABLED:
-            from . import metrics
+            from accounts.outbound import metrics
 
             metrics.connect()

@@ -12,8 +12,24 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from django.db import InterfaceError, OperationalError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisFull
+from redis.exceptions import ReadOnlyError as RedisReadOnly
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# What counts as "a backing service is down", as opposed to a bug: answered
+# SERVICE_UNAVAILABLE (503), never INTERNAL_ERROR.
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisFull,  # maxmemory reached under noeviction: writes refused
+    RedisReadOnly,  # a failover left the address on a replica
+)
 
 
 class AccountsError(Exception):
@@ -91,106 +107,140 @@ class InvalidPassword(AccountsError):
         super().__init__(message or " ".join(self.messages), reason=reason, messages=self.messages)
 
 
-# Every other kind: name, code, HTTP status, message, and its REST alias. The first
-# group is raised by the use cases, the second by the doors, the third by GraphQL alone
-# (the document, its variables, the caps on a document: graphql-core's own message).
-_KINDS = (
-    ("InvalidPhoneNumber", "INVALID_PHONE_NUMBER", 400, _("Enter a valid mobile number.")),
-    (
-        "InvalidCredentials",
-        "INVALID_CREDENTIALS",
-        401,
-        _("The phone number or password is incorrect, or the code has expired."),
-    ),
+# Raised by the use cases.
+
+
+class InvalidPhoneNumber(AccountsError):
+    code = "INVALID_PHONE_NUMBER"
+    status = 400
+    default_message = _("Enter a valid mobile number.")
+
+
+class InvalidCredentials(AccountsError):
+    code = "INVALID_CREDENTIALS"
+    status = 401
+    default_message = _("The phone number or password is incorrect, or the code has expired.")
+
+
+class InvalidToken(AccountsError):
+    code = "INVALID_TOKEN"
+    status = 401
+    default_message = _("The token is invalid or has expired.")
     # simplejwt's code for every token error on REST: older clients switch on it.
-    (
-        "InvalidToken",
-        "INVALID_TOKEN",
-        401,
-        _("The token is invalid or has expired."),
-        "token_not_valid",
-    ),
-    ("Unauthenticated", "UNAUTHENTICATED", 401, _("Authentication credentials were not provided.")),
-    (
-        "SMSDeliveryFailed",
-        "SMS_DELIVERY_FAILED",
-        503,
-        _("The code could not be sent. Try again shortly."),
-    ),
-    ("InvalidInput", "INVALID_INPUT", 400, _("The request body is invalid.")),
-    (
-        "StepUpRequired",
-        "STEP_UP_REQUIRED",
-        401,
-        _("Confirm it is you: send a code to your number and give it, or give your password."),
-    ),
-    (
-        "ServiceUnavailable",
-        "SERVICE_UNAVAILABLE",
-        503,
-        _("The service is temporarily unavailable. Try again shortly."),
-    ),
-    (
-        "PhoneNumberTaken",
-        "PHONE_NUMBER_TAKEN",
-        409,
-        _("Another account already has this phone number."),
-    ),
-    ("BadRequest", "BAD_REQUEST", 400, _("Bad request.")),
-    (
-        "CrossSiteRequest",
-        "CROSS_SITE_REQUEST",
-        403,
-        _("Requests from other sites' pages are not accepted here."),
-    ),
-    (
-        "UnsupportedMediaType",
-        "UNSUPPORTED_MEDIA_TYPE",
-        415,
-        _("Send the request as JSON (Content-Type: application/json), the document in the body."),
-    ),
-    ("PermissionDenied", "PERMISSION_DENIED", 403, _("Permission denied.")),
-    ("NotFound", "NOT_FOUND", 404, _("Not found.")),
-    ("MethodNotAllowed", "METHOD_NOT_ALLOWED", 405, _("Method not allowed.")),
-    ("RequestTooLarge", "REQUEST_TOO_LARGE", 413, _("The request body is too large.")),
-    ("InternalError", "INTERNAL_ERROR", 500, _("Internal server error.")),
-    ("GraphQLValidationFailed", "GRAPHQL_VALIDATION_FAILED", 400, ""),
-    ("BadUserInput", "BAD_USER_INPUT", 400, ""),
-    ("QueryTooComplex", "QUERY_TOO_COMPLEX", 400, ""),
-)
+    rest_code = "token_not_valid"
 
 
-def _kind(
-    name: str, code: str, status: int, message: str | Promise, rest_code: str = ""
-) -> type[AccountsError]:
-    attributes = {"code": code, "status": status, "default_message": message}
-    attributes.update(rest_code=rest_code or None, __module__=__name__)
-    return type(name, (AccountsError,), attributes)
+class Unauthenticated(AccountsError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    default_message = _("Authentication credentials were not provided.")
 
 
-# In `_KINDS`' order (tests/test_layout.py checks that each name is its class's).
-(
-    InvalidPhoneNumber,
-    InvalidCredentials,
-    InvalidToken,
-    Unauthenticated,
-    SMSDeliveryFailed,
-    InvalidInput,
-    StepUpRequired,
-    ServiceUnavailable,
-    PhoneNumberTaken,
-    BadRequest,
-    CrossSiteRequest,
-    UnsupportedMediaType,
-    PermissionDenied,
-    NotFound,
-    MethodNotAllowed,
-    RequestTooLarge,
-    InternalError,
-    GraphQLValidationFailed,
-    BadUserInput,
-    QueryTooComplex,
-) = (_kind(*kind) for kind in _KINDS)
+class SMSDeliveryFailed(AccountsError):
+    code = "SMS_DELIVERY_FAILED"
+    status = 503
+    default_message = _("The code could not be sent. Try again shortly.")
+
+
+class InvalidInput(AccountsError):
+    code = "INVALID_INPUT"
+    status = 400
+    default_message = _("The request body is invalid.")
+
+
+class StepUpRequired(AccountsError):
+    code = "STEP_UP_REQUIRED"
+    status = 401
+    default_message = _(
+        "Confirm it is you: send a code to your number and give it, or give your password."
+    )
+
+
+class ServiceUnavailable(AccountsError):
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    default_message = _("The service is temporarily unavailable. Try again shortly.")
+
+
+class PhoneNumberTaken(AccountsError):
+    code = "PHONE_NUMBER_TAKEN"
+    status = 409
+    default_message = _("Another account already has this phone number.")
+
+
+# Raised by the doors.
+
+
+class BadRequest(AccountsError):
+    code = "BAD_REQUEST"
+    status = 400
+    default_message = _("Bad request.")
+
+
+class CrossSiteRequest(AccountsError):
+    code = "CROSS_SITE_REQUEST"
+    status = 403
+    default_message = _("Requests from other sites' pages are not accepted here.")
+
+
+class UnsupportedMediaType(AccountsError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    default_message = _(
+        "Send the request as JSON (Content-Type: application/json), the document in the body."
+    )
+
+
+class PermissionDenied(AccountsError):
+    code = "PERMISSION_DENIED"
+    status = 403
+    default_message = _("Permission denied.")
+
+
+class NotFound(AccountsError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = _("Not found.")
+
+
+class MethodNotAllowed(AccountsError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    default_message = _("Method not allowed.")
+
+
+class RequestTooLarge(AccountsError):
+    code = "REQUEST_TOO_LARGE"
+    status = 413
+    default_message = _("The request body is too large.")
+
+
+class InternalError(AccountsError):
+    code = "INTERNAL_ERROR"
+    status = 500
+    default_message = _("Internal server error.")
+
+
+# GraphQL's alone (the document, its variables, the caps on a document): the message is
+# graphql-core's own.
+
+
+class GraphQLValidationFailed(AccountsError):
+    code = "GRAPHQL_VALIDATION_FAILED"
+    status = 400
+    default_message = ""
+
+
+class BadUserInput(AccountsError):
+    code = "BAD_USER_INPUT"
+    status = 400
+    default_message = ""
+
+
+class QueryTooComplex(AccountsError):
+    code = "QUERY_TOO_COMPLEX"
+    status = 400
+    default_message = ""
 
 
 def catalogue() -> dict[str, type[AccountsError]]:

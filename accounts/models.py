@@ -74,7 +74,7 @@ class OTPChallenge(models.Model):
         verbose_name_plural = "OTP challenges"
 
     def __str__(self) -> str:
-        from .phone import mask_phone
+        from accounts.identity.phone import mask_phone
 
         return mask_phone(self.phone_number)
 

@@ -22,16 +22,16 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
     from django.utils import timezone
     from graphql_jwt.settings import jwt_settings
 
-    from accounts import sessions
-    from accounts.flows.codes import send_otp
+    from accounts.flows.send_code import send_otp
     from accounts.models import Session, User
+    from accounts.sessions import lifecycle
 
     lines: list[str] = []
     if kind == "user":  # one account, created if missing
         User.objects.get_or_create(phone_number=arg, defaults={"password": make_password(None)})
     elif kind == "access":  # an access token of that account
         user = User.objects.get(phone_number=arg)
-        session, _ = sessions.open_session(user, Session.Method.CODE)
+        session, _ = lifecycle.open_session(user, Session.Method.CODE)
         payload = jwt_settings.JWT_PAYLOAD_HANDLER(user, session_id=str(session.pk))
         lines.append(jwt_settings.JWT_ENCODE_HANDLER(payload))
     elif kind == "refresh":  # COUNT sessions of that account, each with its refresh token
@@ -47,7 +47,7 @@ def main(kind: str, count: int, out: Path, arg: str = "") -> None:
             )
             for _ in range(count)
         )
-        lines.extend(sessions.refresh_token(session.pk, session.generation) for session in created)
+        lines.extend(lifecycle.refresh_token(session.pk, session.generation) for session in created)
     elif kind == "accounts":  # COUNT accounts without a password, numbers ARG+i
         start = int(arg)
         User.objects.bulk_create(

@@ -23,8 +23,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from accounts.errors import AccountsError, CrossSiteRequest
-
-from .routes import is_guarded
+from project.routes import is_guarded
 
 logger = logging.getLogger("accounts")
 FOREIGN_SITES = frozenset(("cross-site", "same-site"))

@@ -5,25 +5,30 @@ doors and Django's own error handlers all answer through here, in JSON written a
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.errors import (
     AccountsError,
     BadRequest,
     InternalError,
+    MethodNotAllowed,
     NotFound,
     PermissionDenied,
     RateLimited,
     RequestTooLarge,
     Unauthenticated,
 )
-
-from .routes import is_graphql
+from project.routes import is_graphql
 
 logger = logging.getLogger("accounts")
+
+View = Callable[..., HttpResponse]
 
 
 def json_response(body: Any, status: int = 200) -> JsonResponse:
@@ -79,3 +84,24 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 def too_large_response(request: HttpRequest | None) -> JsonResponse:
     return error_response(request, RequestTooLarge())
+
+
+def endpoint(*methods: str) -> Callable[[View], View]:
+    """Allow only `methods`, exempt from CSRF (no cookies are read), map errors."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                response = rest_response(MethodNotAllowed())
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except AccountsError as error:
+                return rest_response(error)
+
+        return wrapper
+
+    return decorate

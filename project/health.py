@@ -6,10 +6,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from accounts import keys, redis_client
-from accounts.api import endpoint
-
-from .errors import json_response
+from accounts.sessions import keys
+from project import redis_client
+from project.errors import endpoint, json_response
 
 logger = logging.getLogger("accounts")
 

@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import LANGUAGE_CODE_MAX_LENGTH, parse_accept_lang_header
 
 from accounts.errors import InvalidInput
-
-from . import cross_site, request_id
-from .errors import error_response, too_large_response
+from project import cross_site, request_id
+from project.errors import error_response, too_large_response
 
 
 class CorsMiddleware(BaseCorsMiddleware):

@@ -50,13 +50,15 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "accounts",
+    # The staff's doors: the admin's registrations and the manage.py commands.
+    "backoffice",
 ]
 
 MIDDLEWARE = [
     # First, so every answer (400, 413, 429, 503 included) carries the CORS headers.
     "project.middleware.CorsMiddleware",
     # Counts and times every request (by route name) when METRICS_ENABLED.
-    "accounts.metrics.RequestMetricsMiddleware",
+    "accounts.outbound.metrics.RequestMetricsMiddleware",
     "project.request_id.RequestIDMiddleware",
     # Before the size limit, so even a 413 answers in the request's language.
     "django.middleware.locale.LocaleMiddleware",
@@ -81,7 +83,7 @@ MIDDLEWARE = [
 # leaves the chain at start-up.
 API_MIDDLEWARE = [
     "project.middleware.CorsMiddleware",
-    "accounts.metrics.RequestMetricsMiddleware",
+    "accounts.outbound.metrics.RequestMetricsMiddleware",
     # Request id, language, security, body size, host check and Content-Length, in one layer.
     "project.middleware.ApiMiddleware",
 ]
@@ -138,13 +140,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.PhoneNumberBackend"]
+AUTHENTICATION_BACKENDS = ["backoffice.backends.PhoneNumberBackend"]
 
 # The first hasher hashes new passwords; the others still verify old hashes, which are
 # upgraded on the next successful login. PASSWORD_HASHER=pbkdf2 puts Django's PBKDF2
 # first instead (for deployments that must use a FIPS-approved algorithm).
 _HASHERS = {
-    "argon2id": "accounts.hashers.Argon2idPasswordHasher",
+    "argon2id": "accounts.identity.hashers.Argon2idPasswordHasher",
     "pbkdf2": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 }
 PASSWORD_HASHER = env.str("PASSWORD_HASHER", default="argon2id")
@@ -428,11 +430,11 @@ GRAPHQL_JWT = {
     "JWT_REFRESH_EXPIRATION_DELTA": timedelta(seconds=JWT_REFRESH_TOKEN_LIFETIME),
     "JWT_REFRESH_TOKEN_MODEL": "accounts.RefreshToken",
     "JWT_REFRESH_TOKEN_N_BYTES": 32,
-    "JWT_PAYLOAD_HANDLER": "accounts.tokens.jwt_payload",
-    "JWT_ENCODE_HANDLER": "accounts.tokens.jwt_encode",
-    "JWT_DECODE_HANDLER": "accounts.tokens.jwt_decode",
-    "JWT_PAYLOAD_GET_USERNAME_HANDLER": "accounts.tokens.user_id_from_payload",
-    "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "accounts.tokens.get_active_user",
+    "JWT_PAYLOAD_HANDLER": "accounts.sessions.access_tokens.jwt_payload",
+    "JWT_ENCODE_HANDLER": "accounts.sessions.access_tokens.jwt_encode",
+    "JWT_DECODE_HANDLER": "accounts.sessions.access_tokens.jwt_decode",
+    "JWT_PAYLOAD_GET_USERNAME_HANDLER": "accounts.sessions.access_tokens.user_id_from_payload",
+    "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "accounts.sessions.access_tokens.get_active_user",
 }
 if len(GRAPHQL_JWT["JWT_SECRET_KEY"].encode()) < 32:
     raise ImproperlyConfigured("JWT_SECRET_KEY must be at least 32 bytes long.")

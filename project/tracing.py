@@ -134,7 +134,7 @@ def _trace_raw_cursors(provider) -> None:
     test sees their statements)."""
     import psycopg
 
-    from .postgresql import base
+    from project.postgresql import base
 
     if provider is None:
         base.RAW_CURSOR = psycopg.Cursor

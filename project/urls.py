@@ -2,16 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.api import jwks, metrics, openid_configuration
+from project import errors, routes
+from project.health import healthz, livez, readyz
+from rest.views import jwks, metrics, openid_configuration
 from schema.views import GraphQLView
-
-from . import errors, routes
-from .health import healthz, livez, readyz
 
 # Every API route of `routes.API_ROUTES`, and its view.
 VIEWS = {
     routes.GRAPHQL.path: csrf_exempt(GraphQLView.as_view()),
-    routes.REST.path: include("accounts.urls"),
+    routes.REST.path: include("rest.urls"),
     routes.JWKS.path: jwks,
     routes.DISCOVERY.path: openid_configuration,
     "healthz": healthz,

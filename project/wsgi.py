@@ -45,7 +45,7 @@ class TrustedForwarding:
 
     def __init__(self, application):
         self.application = application
-        from accounts.networks import strip_untrusted_forwarding
+        from accounts.abuse.networks import strip_untrusted_forwarding
 
         self.strip = strip_untrusted_forwarding
 
@@ -83,7 +83,7 @@ def _handler_with(middleware):
 
 
 def build():
-    from . import tracing
+    from project import tracing
 
     if tracing.wanted():
         import django
@@ -93,7 +93,7 @@ def build():
     full = get_wsgi_application()  # sets Django up (again: a no-op for the app registry)
     from django.conf import settings
 
-    from .routes import API_PATHS, API_PREFIXES
+    from project.routes import API_PATHS, API_PREFIXES
 
     api = _handler_with(settings.API_MIDDLEWARE)
     return TrustedForwarding(SizedChunkedBodies(ByPath(api, full, API_PATHS, API_PREFIXES)))

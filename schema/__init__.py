@@ -1,5 +1,5 @@
 """The GraphQL schema served at /graphql."""
 
-from .schema import schema
+from schema.schema import schema
 
 __all__ = ["schema"]

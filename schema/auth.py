@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from graphql_jwt.settings import jwt_settings
 
 from accounts.errors import AccountsError, InvalidToken
-from accounts.flows.common import Caller
-from accounts.flows.tokens import authenticate
+from accounts.flows.token_exchange import authenticate
+from accounts.flows.use_case import Caller
 from accounts.models import User
 
 _UNKNOWN = object()

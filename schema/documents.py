@@ -31,7 +31,7 @@ from graphql import (
     validate,
 )
 
-from .validation import TOO_COMPLEX, over_caps, too_complex
+from schema.validation import TOO_COMPLEX, over_caps, too_complex
 
 # What the cache charges an entry, besides the document's text: an upper bound,
 # measured with tracemalloc (tests/test_documents.py), of what a parsed document keeps

@@ -3,12 +3,19 @@ from typing import Any
 
 import graphene
 
-from accounts.client_input import client_ip, user_agent
-from accounts.flows import account, codes, login, passwords, sessions, tokens
-from accounts.flows.common import TokenPair
-
-from .auth import current_caller
-from .types import PHONE_ARGUMENT, TokenPayload, User
+from accounts.flows import (
+    change_number,
+    delete_account,
+    login,
+    manage_sessions,
+    password_change,
+    send_code,
+    token_exchange,
+)
+from accounts.flows.use_case import TokenPair
+from project.client_input import client_ip, user_agent
+from schema.auth import current_caller
+from schema.types import PHONE_ARGUMENT, TokenPayload, User
 
 
 class TokenPairFields:
@@ -82,7 +89,7 @@ class SendOtp(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, phone_number, challenge_token=None):
-        sent = codes.send_otp(
+        sent = send_code.send_otp(
             phone_number=phone_number,
             client_ip=client_ip(info.context),
             challenge_token=challenge_token,
@@ -132,7 +139,7 @@ class RefreshToken(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, refresh_token):
-        return cls.from_pair(tokens.refresh(refresh_token=refresh_token))
+        return cls.from_pair(token_exchange.refresh(refresh_token=refresh_token))
 
 
 class VerifyToken(graphene.Mutation):
@@ -147,7 +154,7 @@ class VerifyToken(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, token):
-        return VerifyToken(payload=tokens.verify(token=token))
+        return VerifyToken(payload=token_exchange.verify(token=token))
 
 
 class RevokeToken(graphene.Mutation):
@@ -164,7 +171,7 @@ class RevokeToken(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, refresh_token):
-        tokens.revoke(refresh_token=refresh_token)
+        token_exchange.revoke(refresh_token=refresh_token)
         return RevokeToken(revoked=True)
 
 
@@ -188,7 +195,7 @@ class SetPassword(TokenPairFields, graphene.Mutation):
 
     @classmethod
     def mutate(cls, root, info, password, old_password=None, code=None):
-        set_password = functools.partial(passwords.set_password, password=password)
+        set_password = functools.partial(password_change.set_password, password=password)
         pair = with_fresh_proof(set_password, info, code, old_password)
         return cls.from_pair(pair, success=True)
 
@@ -211,7 +218,7 @@ class RevokeSession(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, id):
-        count = sessions.revoke_session(caller=current_caller(info.context), session_id=id)
+        count = manage_sessions.revoke_session(caller=current_caller(info.context), session_id=id)
         return RevokeSession(revoked_count=count)
 
 
@@ -227,7 +234,7 @@ class RevokeOtherSessions(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info):
-        count = sessions.revoke_other_sessions(caller=current_caller(info.context))
+        count = manage_sessions.revoke_other_sessions(caller=current_caller(info.context))
         return RevokeOtherSessions(revoked_count=count)
 
 
@@ -249,7 +256,7 @@ class RemovePassword(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, code=None, old_password=None):
-        removed = with_fresh_proof(passwords.remove_password, info, code, old_password)
+        removed = with_fresh_proof(password_change.remove_password, info, code, old_password)
         return RemovePassword(removed=removed)
 
 
@@ -269,7 +276,7 @@ class DeleteAccount(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, code=None, old_password=None):
-        with_fresh_proof(account.delete_account, info, code, old_password)
+        with_fresh_proof(delete_account.delete_account, info, code, old_password)
         return DeleteAccount(deleted=True)
 
 
@@ -295,7 +302,7 @@ class ChangePhoneNumber(graphene.Mutation):
     def mutate(root, info, new_phone_number, new_number_code, code=None, old_password=None):
         user = with_fresh_proof(
             functools.partial(
-                account.change_phone_number,
+                change_number.change_phone_number,
                 new_phone_number=new_phone_number,
                 new_number_code=new_number_code,
             ),

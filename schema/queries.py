@@ -1,10 +1,9 @@
 import graphene
 
-from accounts.client_input import client_ip
-from accounts.flows import account, sessions
-
-from .auth import current_caller, current_user
-from .types import PHONE_ARGUMENT, Session, User, UserStatus
+from accounts.flows import manage_sessions, number_status
+from project.client_input import client_ip
+from schema.auth import current_caller, current_user
+from schema.types import PHONE_ARGUMENT, Session, User, UserStatus
 
 
 class Query(graphene.ObjectType):
@@ -33,7 +32,9 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_user_status(root, info, phone_number):
-        return account.user_status(phone_number=phone_number, client_ip=client_ip(info.context))
+        return number_status.user_status(
+            phone_number=phone_number, client_ip=client_ip(info.context)
+        )
 
     @staticmethod
     def resolve_me(root, info):
@@ -41,4 +42,4 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_sessions(root, info):
-        return sessions.list_sessions(caller=current_caller(info.context))
+        return manage_sessions.list_sessions(caller=current_caller(info.context))

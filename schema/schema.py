@@ -1,6 +1,6 @@
 import graphene
 
-from .mutations import Mutation
-from .queries import Query
+from schema.mutations import Mutation
+from schema.queries import Query
 
 schema = graphene.Schema(query=Query, mutation=Mutation)

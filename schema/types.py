@@ -1,10 +1,9 @@
 import graphene
 from graphene.types.generic import GenericScalar
 
-from accounts.claims import RESERVED
 from accounts.models import Session as SessionModel
-
-from .auth import current_caller
+from accounts.sessions.claims import RESERVED
+from schema.auth import current_caller
 
 PHONE_ARGUMENT = "A mobile number in any common form: 09112223344, +989112223344, ۰۹۱۱…"
 

@@ -14,7 +14,6 @@ from graphene_django.views import GraphQLView as BaseGraphQLView
 from graphene_django.views import HttpError
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 
-from accounts import client_input
 from accounts.errors import (
     AccountsError,
     BadRequest,
@@ -26,10 +25,9 @@ from accounts.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
-from project import tracing
+from project import client_input, tracing
 from project.errors import graphql_error
-
-from .documents import checked_document
+from schema.documents import checked_document
 
 logger = logging.getLogger("accounts")
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from accounts import sms
+from accounts.codes import sms
 
 
 def pytest_sessionstart(session):
@@ -35,7 +35,7 @@ def _empty_outbox():
 def _empty_redis():
     """Redis is not rolled back with the test database: start every test clean."""
     if settings.REDIS_URL:
-        from accounts import redis_client
+        from project import redis_client
 
         redis_client.client().flushdb()
 
@@ -102,8 +102,8 @@ class Api:
 
     def new_code(self, phone: str) -> str:
         """A fresh code, as if the cooldown of earlier ones had passed."""
+        from accounts.identity.phone import normalize_phone
         from accounts.models import OTPChallenge
-        from accounts.phone import normalize_phone
 
         OTPChallenge.objects.filter(phone_number=normalize_phone(phone)).delete()
         return self.send_code(phone)
@@ -170,7 +170,7 @@ mutation Send($phone: String!) { sendOtp(phoneNumber: $phone) { sent expiresIn r
 def door(request, in_process_wsgi):
     """Each client-facing door in turn, through the production WSGI application, so one
     test body checks both (see tests/doors.py)."""
-    from .doors import GraphQLDoor, ProductionClient, RestDoor
+    from tests.doors import GraphQLDoor, ProductionClient, RestDoor
 
     client = ProductionClient(in_process_wsgi)
     return RestDoor(client) if request.param == "rest" else GraphQLDoor(client)

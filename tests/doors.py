@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accounts.errors import catalogue
-
-from .conftest import last_code
+from tests.conftest import last_code
 
 BY_REST_CODE = {kind.rest(): code for code, kind in catalogue().items()}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from .fake_api import FakeApi
+from tests.fake_api import FakeApi
 
 SECRET = "bot-check-test-secret"
 SITE_KEY = "bot-check-test-site-key"

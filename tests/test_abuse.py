@@ -10,11 +10,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts import sms
+from accounts.codes import sms
 from accounts.models import OTPChallenge, User
-
-from .conftest import SEND_OTP, TOKEN_AUTH, Api
-from .helpers import E164, PHONE
+from tests.conftest import SEND_OTP, TOKEN_AUTH, Api
+from tests.helpers import E164, PHONE
 
 STRONG = "correct horse battery staple"
 

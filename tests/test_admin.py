@@ -7,10 +7,9 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from accounts import events
 from accounts.models import OTPChallenge, Session, User
-
-from .helpers import PHONE
+from accounts.outbound import events
+from tests.helpers import PHONE
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import audit
 from accounts.models import AuditEvent, Session, User
-
-from .helpers import PHONE
-from .servers import codes_sent, fetch_sql, running_server
+from accounts.outbound import audit
+from tests.helpers import PHONE
+from tests.servers import codes_sent, fetch_sql, running_server
 
 Kind = AuditEvent.Kind
 

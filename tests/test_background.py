@@ -9,14 +9,12 @@ import pytest
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
-from accounts import sms
+from accounts.codes import sms
 from accounts.models import OTPChallenge
-
-from .conftest import last_code
+from tests.conftest import last_code
 
 # The worker takes its own transactions, as it does in production: no test transaction.
-from .helpers import PHONE
-from .test_otp import ExplodingBackend  # noqa: F401  (named by its dotted path below)
+from tests.helpers import PHONE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

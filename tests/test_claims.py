@@ -4,10 +4,9 @@ import jwt
 import pytest
 from django.core import checks
 
-from accounts import claims
 from accounts.models import User
-
-from .helpers import PHONE
+from accounts.sessions import claims
+from tests.helpers import PHONE
 
 VERIFY = "mutation($t: String!) { verifyToken(token: $t) { payload { sub claims } } }"
 

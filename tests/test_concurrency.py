@@ -5,11 +5,10 @@ import io
 import pytest
 from django.test import Client
 
-from accounts import sms
+from accounts.codes import sms
 from accounts.models import OTPChallenge, RefreshToken, Session, User
-
-from .conftest import Api
-from .helpers import OTHER_PHONE, PHONE, race
+from tests.conftest import Api
+from tests.helpers import OTHER_PHONE, PHONE, race
 
 THREADS = 50
 
@@ -109,7 +108,7 @@ def test_purge_runs_safely_on_several_instances_at_once():
 
 
 def test_two_accounts_racing_for_one_new_number_end_with_one_owner():
-    from .test_lifecycle import CHANGE_NUMBER, NEW_E164, NEW_PHONE
+    from tests.test_lifecycle import CHANGE_NUMBER, NEW_E164, NEW_PHONE
 
     api = Api(Client())
     callers = []
@@ -130,7 +129,7 @@ def test_two_accounts_racing_for_one_new_number_end_with_one_owner():
 
 
 def test_a_deletion_racing_a_refresh_leaves_no_live_token():
-    from .test_lifecycle import DELETE_ACCOUNT
+    from tests.test_lifecycle import DELETE_ACCOUNT
 
     api = Api(Client())
     tokens = api.sign_up(PHONE)

@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .browser import chromium, launch
+from tests.browser import chromium, launch
 
 # The app's code: one helper, called step by step from the test.
-from .helpers import E164, PHONE
-from .servers import codes_sent, free_port, running_server
+from tests.helpers import E164, PHONE
+from tests.servers import codes_sent, free_port, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
 

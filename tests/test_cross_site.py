@@ -10,9 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from accounts.sms import outbox
-
-from .helpers import PHONE
+from accounts.codes.sms import outbox
+from tests.helpers import PHONE
 
 SEND = f'mutation {{ sendOtp(phoneNumber: "{PHONE}") {{ sent }} }}'
 GUESS = f'mutation {{ tokenAuth(phoneNumber: "{PHONE}", password: "123456") {{ token }} }}'

@@ -12,9 +12,9 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .browser import chromium, launch
-from .servers import codes_sent, running_server
-from .test_cors_browser import page_server
+from tests.browser import chromium, launch
+from tests.servers import codes_sent, running_server
+from tests.test_cors_browser import page_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
 

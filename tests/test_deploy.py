@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import E164, PHONE
-from .servers import (
+from tests.helpers import E164, PHONE
+from tests.servers import (
     ROOT,
     PgBouncer,
     Server,

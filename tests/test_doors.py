@@ -4,9 +4,8 @@ serves: the same rules, and the same codes from the one catalogue."""
 import pytest
 
 from accounts.models import User
-
-from .doors import sign_up
-from .helpers import PHONE
+from tests.doors import sign_up
+from tests.helpers import PHONE
 
 
 def test_a_code_signs_up_then_refresh_verify_and_log_out(door, settings):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from accounts import keys
-
-from .helpers import E164, PHONE
-from .servers import codes_sent, manage, running_server
+from accounts.sessions import keys
+from tests.helpers import E164, PHONE
+from tests.servers import codes_sent, manage, running_server
 
 pytestmark = pytest.mark.processes
 

@@ -13,11 +13,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts import events
 from accounts.models import Session, User
-
-from .conftest import last_code
-from .helpers import PHONE
+from accounts.outbound import events
+from tests.conftest import last_code
+from tests.helpers import PHONE
 
 MASKED = "+98911****344"
 SET_PASSWORD = """

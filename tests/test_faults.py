@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from .servers import OwnRedis, Server, base_env, free_port, migrate, shared_database
+from tests.servers import OwnRedis, Server, base_env, free_port, migrate, shared_database
 
 # An outage must be answered within this, given REDIS_TIMEOUT=1 / a 2 s connect timeout.
 pytestmark = pytest.mark.processes

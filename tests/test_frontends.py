@@ -10,9 +10,8 @@ from django.core.management.base import SystemCheckError
 from graphql import print_schema
 
 from schema import schema
-
-from .conftest import SEND_OTP
-from .helpers import PHONE
+from tests.conftest import SEND_OTP
+from tests.helpers import PHONE
 
 APP = "https://app.example.com"
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from .browser import chromium, launch
-from .servers import ROOT, running_server
+from tests.browser import chromium, launch
+from tests.servers import ROOT, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
 

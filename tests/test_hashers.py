@@ -6,8 +6,7 @@ from django.contrib.auth.hashers import make_password
 
 import project.settings as production
 from accounts.models import User
-
-from .helpers import PHONE
+from tests.helpers import PHONE
 
 STRONG = "correct horse battery staple"
 

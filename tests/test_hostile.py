@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from .conftest import SEND_OTP
-from .helpers import PHONE
+from tests.conftest import SEND_OTP
+from tests.helpers import PHONE
 
 ME = "{ me { phoneNumber } }"
 SET_PASSWORD = "mutation($p: String!) { setPassword(password: $p) { success } }"

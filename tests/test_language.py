@@ -4,10 +4,9 @@ import re
 
 import pytest
 
-from accounts import sms
-
-from .conftest import SEND_OTP, last_code
-from .helpers import PHONE
+from accounts.codes import sms
+from tests.conftest import SEND_OTP, last_code
+from tests.helpers import PHONE
 
 FA_INVALID = "یک شمارهٔ موبایل معتبر وارد کنید."
 EN_INVALID = "Enter a valid mobile number."

@@ -1,6 +1,7 @@
-"""The house rules a newcomer relies on, checked: no import cycle, no module over 350
-lines, the documented error codes and settings are the ones the code has, and the README
-stays a front door."""
+"""The house rules a newcomer relies on, checked: rooms by concern (at most 12 entries in
+`accounts/`, no module name twice, imports only downward: doors -> flows -> services ->
+sql/models), no import cycle, no module over 350 lines, the documented error codes are
+the ones the code has, and the README stays a front door."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from accounts import errors
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "schema", "project")
+PACKAGES = ("accounts", "schema", "rest", "backoffice", "project")
 
 
 def modules() -> dict[str, Path]:
@@ -74,6 +75,74 @@ def test_no_import_cycle():
     for node in sorted(graph):
         visit(node)
     assert cycles == []
+
+
+# Each module's rank: a module imports only modules of its rank or below, and no door
+# imports another door. The first prefix that matches names the rank.
+RANKS = (
+    # The composition root: settings, routing, the WSGI app, start-up wiring and checks.
+    ("project.settings", 6, "site"),
+    ("project.urls", 6, "site"),
+    ("project.wsgi", 6, "site"),
+    ("project.checks", 6, "site"),
+    ("accounts.apps", 6, "site"),
+    # The doors: each its own, none importing another.
+    ("schema", 5, "door:graphql"),
+    ("rest", 5, "door:rest"),
+    ("backoffice", 5, "door:backoffice"),
+    ("project.health", 5, "door:probes"),
+    # What every door shares: reading client input, rendering errors, the middleware.
+    ("project.middleware", 4, "door support"),
+    ("project.cross_site", 4, "door support"),
+    ("project.errors", 4, "door support"),
+    ("project.client_input", 4, "door support"),
+    ("accounts.flows", 3, "flows"),
+    ("accounts.identity.phone", 0, "leaf"),  # every layer reads and masks numbers
+    ("accounts.identity", 2, "services"),
+    ("accounts.codes", 2, "services"),
+    ("accounts.sessions", 2, "services"),
+    ("accounts.abuse", 2, "services"),
+    ("accounts.outbound", 2, "services"),
+    ("accounts.sql", 1, "sql/models"),
+    ("accounts.models", 1, "sql/models"),
+    ("accounts.errors", 0, "leaf"),
+    ("project", 0, "leaf"),  # routes, request ids, tracing, the Redis client, configuration
+)
+
+
+def rank_of(name: str) -> tuple[int, str]:
+    if name in ("accounts", "project"):  # the packages themselves: empty
+        return 0, "leaf"
+    for prefix, rank, kind in RANKS:
+        if name == prefix or name.startswith(prefix + "."):
+            return rank, kind
+    raise AssertionError(f"{name} has no rank in tests/test_layout.py")
+
+
+def test_imports_go_only_downward_and_no_door_imports_another():
+    known = modules()
+    wrong = []
+    for name, path in known.items():
+        rank, kind = rank_of(name)
+        for target in imports_of(name, path, known):
+            if target.startswith(name + ".") or name.startswith(target + "."):
+                continue  # a package and its own modules
+            target_rank, target_kind = rank_of(target)
+            door_to_door = kind.startswith("door:") and target_kind.startswith("door:")
+            if target_rank > rank or (door_to_door and kind != target_kind):
+                wrong.append(f"{name} ({kind}) imports {target} ({target_kind})")
+    assert wrong == []
+
+
+def test_accounts_is_grouped_by_concern():
+    top = sorted(p.name for p in (ROOT / "accounts").iterdir() if p.name != "__pycache__")
+    assert len(top) <= 12, top
+    allowed_twice = {"__init__.py", "models.py", "admin.py", "apps.py"}
+    seen: dict[str, list[str]] = {}
+    for path in (ROOT / "accounts").rglob("*.py"):
+        if "migrations" not in path.parts and path.name not in allowed_twice:
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
 
 
 def test_no_module_over_350_lines():

@@ -5,11 +5,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from accounts import events
 from accounts.models import OTPChallenge, Session, User
-
-from .conftest import last_code
-from .helpers import OTHER_PHONE, PHONE
+from accounts.outbound import events
+from tests.conftest import last_code
+from tests.helpers import OTHER_PHONE, PHONE
 
 REMOVE_PASSWORD = """
 mutation($code: String, $old: String) {

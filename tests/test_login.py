@@ -4,9 +4,8 @@ import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
 
 from accounts.models import User
-
-from .conftest import SEND_OTP, TOKEN_AUTH, last_code
-from .helpers import E164, PHONE
+from tests.conftest import SEND_OTP, TOKEN_AUTH, last_code
+from tests.helpers import E164, PHONE
 
 STATUS = "query($p: String!) { userStatus(phoneNumber: $p) { phoneNumber exists hasPassword } }"
 SET_PASSWORD = """

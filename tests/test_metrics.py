@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import E164, PHONE
-from .servers import codes_sent, empty_shared_redis, manage, running_server
+from tests.helpers import E164, PHONE
+from tests.servers import codes_sent, empty_shared_redis, manage, running_server
 
 TOKEN = "metrics-scraper-token-0123456789"
 LOOKUPS = 40

@@ -9,9 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.utils import timezone
 
-from accounts import sms
-
-from .conftest import SEND_OTP, TOKEN_AUTH
+from accounts.codes import sms
+from tests.conftest import SEND_OTP, TOKEN_AUTH
 
 TEST_NUMBER = "09120000099"
 TEST_E164 = "+989120000099"
@@ -94,7 +93,7 @@ def test_an_invalid_pair_fails_the_checks(settings, entry):
 
 
 def test_test_numbers_with_debug_off_are_named_in_a_warning(settings):
-    from accounts.checks import check_test_numbers
+    from project.checks import check_test_numbers
 
     settings.OTP_TEST_NUMBERS = [f"{TEST_NUMBER}:{TEST_CODE}"]
     settings.DEBUG = False
@@ -126,7 +125,7 @@ FA = "کد ورود به Accounts، معتبر تا 2 دقیقه. آن را به
 def test_the_exact_sms_texts(api, settings, language, domain, app_hash, expected):
     from django.utils import translation
 
-    from accounts.otp import message_for
+    from accounts.codes.otp import message_for
 
     settings.OTP_WEBOTP_DOMAIN = domain
     settings.OTP_ANDROID_APP_HASH = app_hash
@@ -154,7 +153,7 @@ def test_a_custom_template_must_carry_the_hash(settings):
 
 
 def test_a_text_over_one_sms_segment_is_warned_about(settings):
-    from accounts.checks import check_android_app_hash
+    from project.checks import check_android_app_hash
 
     settings.OTP_ANDROID_APP_HASH = APP_HASH
     settings.OTP_WEBOTP_DOMAIN = "auth.example.com"

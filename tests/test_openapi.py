@@ -9,7 +9,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.openapi import DOCUMENT
+from rest.openapi import DOCUMENT
 
 rest_api = schemathesis.openapi.from_dict(DOCUMENT)
 

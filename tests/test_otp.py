@@ -9,12 +9,11 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import sms
+from accounts.codes import sms
+from accounts.codes.sms.backends.base import BaseSMSBackend
 from accounts.models import OTPChallenge
-from accounts.sms.backends.base import BaseSMSBackend
-
-from .conftest import SEND_OTP, TOKEN_AUTH, last_code
-from .helpers import E164, PHONE
+from tests.conftest import SEND_OTP, TOKEN_AUTH, last_code
+from tests.helpers import E164, PHONE
 
 
 def login_status(api, password, phone=PHONE):
@@ -202,7 +201,7 @@ def test_purge_removes_only_old_dead_challenges(api, settings):
 
 
 def test_sending_codes_prunes_old_rows(api, settings):
-    from accounts.otp import PRUNE_EVERY
+    from accounts.codes.otp import PRUNE_EVERY
 
     settings.OTP_RETENTION = 3600
     settings.OTP_SENDS_PER_IP_PER_HOUR = PRUNE_EVERY + 1

@@ -2,11 +2,10 @@
 
 import pytest
 
-from accounts import sms
+from accounts.codes import sms
 from accounts.errors import InvalidPhoneNumber
-from accounts.phone import is_sms_eligible, mask_phone, normalize_phone
-
-from .conftest import SEND_OTP
+from accounts.identity.phone import is_sms_eligible, mask_phone, normalize_phone
+from tests.conftest import SEND_OTP
 
 SAME_NUMBER = [
     "09112223344",

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from .helpers import E164, PHONE, race
-from .servers import codes_sent, empty_shared_redis, running_server, running_servers
+from tests.helpers import E164, PHONE, race
+from tests.servers import codes_sent, empty_shared_redis, running_server, running_servers
 
 pytestmark = pytest.mark.processes
 

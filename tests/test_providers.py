@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from .fake_api import FakeApi
-from .helpers import PHONE
-from .servers import free_port
+from tests.fake_api import FakeApi
+from tests.helpers import PHONE
+from tests.servers import free_port
 
 KAVENEGAR_OK = (
     200,

@@ -11,12 +11,11 @@ import time_machine
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from accounts import metrics
+from accounts.codes.sms import outbox
 from accounts.models import User
-from accounts.sms import outbox
-
-from .fake_bot_check import SECRET, SITE_KEY, FakeBotCheck
-from .helpers import E164, PHONE
+from accounts.outbound import metrics
+from tests.fake_bot_check import SECRET, SITE_KEY, FakeBotCheck
+from tests.helpers import E164, PHONE
 
 SEND = "mutation($p: String!, $t: String) { sendOtp(phoneNumber: $p, challengeToken: $t) { sent } }"
 

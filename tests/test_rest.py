@@ -3,8 +3,7 @@
 import pytest
 
 from accounts.models import User
-
-from .helpers import PHONE
+from tests.helpers import PHONE
 
 
 def test_form_bodies_work_like_json(api):

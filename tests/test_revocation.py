@@ -8,9 +8,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Session, User
-
-from .doors import sign_up
-from .helpers import E164, PHONE
+from tests.doors import sign_up
+from tests.helpers import E164, PHONE
 
 ME = "{ me { phoneNumber } }"
 VERIFY = "mutation($t: String!) { verifyToken(token: $t) { payload { sub } } }"
@@ -106,7 +105,7 @@ def test_whatever_ends_a_session_stops_its_access_tokens(api, settings, end):
 
 @pytest.mark.processes
 def test_a_session_ended_on_one_instance_is_refused_on_the_other_within_a_second(tmp_path):
-    from .servers import codes_sent, running_servers
+    from tests.servers import codes_sent, running_servers
 
     if not os.environ.get("REDIS_URL"):
         pytest.skip("instances share ended sessions through Redis; runs in the Redis leg")
@@ -127,7 +126,8 @@ def test_a_session_ended_on_one_instance_is_refused_on_the_other_within_a_second
 def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings, db):
     import time_machine
 
-    from accounts import events, revocation
+    from accounts.outbound import events
+    from accounts.sessions import revocation
 
     settings.REDIS_URL = ""
     with time_machine.travel(time.time(), tick=False) as clock:
@@ -141,7 +141,8 @@ def test_ended_sessions_are_forgotten_once_their_tokens_cannot_be_valid(settings
 def test_an_instance_whose_clock_runs_ahead_hides_no_other_instances_ended_session():
     """Entries are scored by the clock of the instance that ended the session: one
     scored a minute ahead must not move this worker's reading past the others'."""
-    from accounts import redis_client, revocation
+    from accounts.sessions import revocation
+    from project import redis_client
 
     if not os.environ.get("REDIS_URL"):
         pytest.skip("instances share ended sessions through Redis; runs in the Redis leg")
@@ -154,7 +155,7 @@ def test_an_instance_whose_clock_runs_ahead_hides_no_other_instances_ended_sessi
 
 
 def read_by_the_poller(session_id: str) -> None:
-    from accounts import revocation
+    from accounts.sessions import revocation
 
     deadline = time.monotonic() + 10  # the poller reads four times a second
     while not revocation.is_ended(session_id):

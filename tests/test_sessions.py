@@ -10,8 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import RefreshToken, Session, User
-
-from .helpers import PHONE
+from tests.helpers import PHONE
 
 SESSIONS = """
 { sessions { id method createdAt lastRefreshedAt expiresAt userAgent clientIp current } }

@@ -15,10 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 from django.test import Client
 
-from accounts import keys
-
-from .conftest import Api
-from .helpers import PHONE
+from accounts.sessions import keys
+from tests.conftest import Api
+from tests.helpers import PHONE
 
 ME = "{ me { phoneNumber } }"
 

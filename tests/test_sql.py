@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from .helpers import PHONE
+from tests.helpers import PHONE
 
 ME = "{ me { phoneNumber hasPassword } }"
 
@@ -48,7 +48,7 @@ def test_the_raw_sql_names_every_column_of_the_models():
     refused at import: these statements list each column the model has, and no other."""
     from accounts.models import OTPChallenge, Session, User
     from accounts.sql import columns, insert_columns
-    from accounts.sql import otp as otp_sql
+    from accounts.sql import otp_challenge as otp_sql
     from accounts.sql import session as session_sql
 
     for model, statement in (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis as redis_py
 
-from .servers import OwnRedis, codes_sent, execute_sql, manage, running_servers
+from tests.servers import OwnRedis, codes_sent, execute_sql, manage, running_servers
 
 PHONE, E164 = "09112223366", "+989112223366"
 pytestmark = pytest.mark.processes

@@ -11,8 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Session
-
-from .helpers import PHONE
+from tests.helpers import PHONE
 
 REFRESH = """
 mutation($t: String!) {

@@ -10,10 +10,9 @@ import pytest
 from django.db import connection
 
 from project import tracing
-
-from .conftest import SEND_OTP, TOKEN_AUTH, last_code
-from .helpers import PHONE
-from .servers import running_server
+from tests.conftest import SEND_OTP, TOKEN_AUTH, last_code
+from tests.helpers import PHONE
+from tests.servers import running_server
 
 E164 = "+989112223344"
 
@@ -97,7 +96,8 @@ def test_a_code_login_is_traced_without_a_secret_or_a_number(api, spans):
 def test_the_revocation_poll_starts_no_trace(spans):
     """Each worker polls Redis for ended sessions four times a second: traced, every
     poll would be a trace of its own (and slip into the next request's)."""
-    from accounts import redis_client, revocation
+    from accounts.sessions import revocation
+    from project import redis_client
 
     ended = "poll-check-session"
     redis_client.client().zadd(revocation.KEY, {ended: time.time()})

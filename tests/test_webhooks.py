@@ -22,14 +22,14 @@ from django.test import Client
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from accounts import sessions, webhook_delivery
-from accounts.flows import account
+from accounts.flows.delete_account import erase
 from accounts.models import Session, User, WebhookMessage
-
-from .conftest import last_code
-from .helpers import OTHER_PHONE, PHONE
-from .servers import codes_sent, manage, running_server
-from .test_lifecycle import CHANGE_NUMBER, DELETE_ACCOUNT, NEW_PHONE, REMOVE_PASSWORD
+from accounts.outbound import webhook_delivery
+from accounts.sessions import lifecycle
+from tests.conftest import last_code
+from tests.helpers import OTHER_PHONE, PHONE
+from tests.servers import codes_sent, manage, running_server
+from tests.test_lifecycle import CHANGE_NUMBER, DELETE_ACCOUNT, NEW_PHONE, REMOVE_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,12 +165,12 @@ def test_every_event_of_an_accounts_life_arrives_signed_and_as_documented(api, r
 def test_a_rolled_back_change_leaves_no_event(receiver):
     user_id = User.objects.create_user(PHONE).pk
     with pytest.raises(RuntimeError), transaction.atomic():
-        account.erase(User.objects.get(pk=user_id))
+        erase(User.objects.get(pk=user_id))
         raise RuntimeError("something after the deletion failed")
     assert User.objects.filter(pk=user_id).exists()
     assert not WebhookMessage.objects.exists()
 
-    account.erase(User.objects.get(pk=user_id))
+    erase(User.objects.get(pk=user_id))
     assert list(WebhookMessage.objects.values_list("event_type", flat=True)) == ["user.deleted"]
 
 
@@ -179,14 +179,14 @@ def _interleaved_revocations(count: int) -> dict[int, list[str]]:
     turns; each account's session ids in the order their ends were announced."""
     users = [User.objects.create_user(PHONE), User.objects.create_user(OTHER_PHONE)]
     opened = {
-        user.pk: [sessions.open_session(user, Session.Method.CODE)[0] for _ in range(count)]
+        user.pk: [lifecycle.open_session(user, Session.Method.CODE)[0] for _ in range(count)]
         for user in users
     }
     order: dict[int, list[str]] = defaultdict(list)
     for turn in range(count):
         for user in users:
             session = opened[user.pk][turn]
-            sessions.end_sessions(Session.objects.filter(pk=session.pk), Session.Reason.ADMIN)
+            lifecycle.end_sessions(Session.objects.filter(pk=session.pk), Session.Reason.ADMIN)
             order[user.pk].append(str(session.pk))
     return order
 
@@ -223,7 +223,7 @@ def test_a_dead_letter_is_sent_again_from_the_admin_with_its_own_id(receiver):
     staff = User.objects.create_superuser("09350001122", "an admin passphrase 42")
     with time_machine.travel(timezone.now(), tick=True) as clock:
         user = User.objects.create_user(PHONE)
-        account.erase(user)
+        erase(user)
         receiver.down = True
         run_worker()
         for _ in range(30):  # a day and more of backed-off retries
@@ -260,7 +260,7 @@ def test_a_burst_of_a_thousand_events_is_all_delivered(receiver):
         for user in users
         for _ in range(10)
     )
-    assert sessions.end_sessions(Session.objects.all(), Session.Reason.ADMIN) == 1000
+    assert lifecycle.end_sessions(Session.objects.all(), Session.Reason.ADMIN) == 1000
     assert WebhookMessage.objects.count() == 1000
 
     run_worker()
@@ -296,7 +296,7 @@ def test_no_outbox_and_no_queue_while_webhooks_are_off(api):
     ],
 )
 def test_webhook_settings_that_cannot_work_stop_start_up(settings, overrides, message):
-    from accounts.checks import check_webhooks
+    from project.checks import check_webhooks
 
     settings.WEBHOOK_ENDPOINTS = ["https://hooks.example.com/accounts"]
     settings.WEBHOOK_SECRET = [SECRET]

@@ -9,12 +9,24 @@ from contextlib import contextmanager
 
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .. import events, limits, otp, passwords, ranges, sessions, status_cache, webhooks
-from ..errors import AccountsError, InvalidCredentials, InvalidPhoneNumber, RateLimited
-from ..models import Session, User
-from ..phone import mask_phone, normalize_phone, to_ascii_digits
-from ..redis_client import RoundTrip
-from .common import Client, TokenPair, masked, open_session, require_secret, token_pair, use_case
+from accounts.abuse import limits, ranges, status_cache
+from accounts.codes import otp
+from accounts.errors import AccountsError, InvalidCredentials, InvalidPhoneNumber, RateLimited
+from accounts.flows.use_case import (
+    Client,
+    TokenPair,
+    masked,
+    open_session,
+    require_secret,
+    token_pair,
+    use_case,
+)
+from accounts.identity import passwords
+from accounts.identity.phone import mask_phone, normalize_phone, to_ascii_digits
+from accounts.models import Session, User
+from accounts.outbound import events, webhooks
+from accounts.sessions import lifecycle
+from project.redis_client import RoundTrip
 
 logger = logging.getLogger("accounts")
 
@@ -138,7 +150,7 @@ def _code_login(
     if otp.fixed_code(phone) is not None:
         logger.warning("Test number login for %s", mask_phone(phone))
     logger.info("SMS login for %s (created=%s)", mask_phone(phone), login.created)
-    refresh_token = sessions.refresh_token(login.session.session_id, login.session.generation)
+    refresh_token = lifecycle.refresh_token(login.session.session_id, login.session.generation)
     pair = token_pair(login.session, refresh_token, user=login.user, created=login.created)
     _announce_login(pair, "code")
     return pair

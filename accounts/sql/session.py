@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from ..models import Session
-from . import cursor
+from accounts.models import Session
+from accounts.sql import cursor
 
 ROTATE = """
 UPDATE accounts_session

@@ -13,8 +13,8 @@ from django.db import connection
 from django.db.models.expressions import Col
 from phonenumber_field.phonenumber import PhoneNumber
 
-from ..models import User
-from . import columns, cursor
+from accounts.models import User
+from accounts.sql import columns, cursor
 
 _COLUMNS = columns(User)
 _ATTRIBUTES = [field.attname for field in User._meta.concrete_fields]

@@ -1,0 +1,65 @@
+"""Kavenegar's verify-lookup API: the code fills a template defined in Kavenegar's panel.
+
+Settings: KAVENEGAR_API_KEY, KAVENEGAR_TEMPLATE, KAVENEGAR_BASE_URL.
+https://kavenegar.com/rest.html#sms-Lookup
+"""
+
+from __future__ import annotations
+
+import httpx
+from django.conf import settings
+
+from accounts.codes.sms.backends.base import SMSMessage, SMSSendError
+from accounts.codes.sms.backends.http import HTTPProviderBackend
+
+# Kavenegar's documented status codes, as reasons for the log.
+STATUS_REASONS = {
+    400: "incomplete parameters",
+    401: "account disabled",
+    403: "invalid API key",
+    404: "unknown method",
+    405: "wrong HTTP method",
+    411: "invalid recipient",
+    412: "invalid sender line",
+    413: "message empty or too long",
+    414: "too many recipients",
+    417: "invalid date",
+    418: "insufficient credit",
+    419: "mismatched recipients and messages",
+    422: "invalid characters in the token",
+    424: "template not found",
+    426: "this method needs an advanced plan",
+    428: "voice call needs numeric tokens",
+    431: "invalid code structure",
+    432: "code parameter missing from the template",
+}
+
+
+def national_number(e164: str) -> str:
+    """Kavenegar wants Iranian numbers as 09…; others with the 00 prefix."""
+    return "0" + e164[3:] if e164.startswith("+98") else "00" + e164[1:]
+
+
+class SMSBackend(HTTPProviderBackend):
+    provider = "kavenegar"
+
+    def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
+        base = settings.KAVENEGAR_BASE_URL.rstrip("/")
+        return client.post(
+            f"{base}/v1/{settings.KAVENEGAR_API_KEY}/verify/lookup.json",
+            data={
+                "receptor": national_number(message.to),
+                "token": message.code,
+                "template": settings.KAVENEGAR_TEMPLATE,
+            },
+        )
+
+    def check(self, response: httpx.Response) -> None:
+        try:
+            status = int(response.json()["return"]["status"])
+        except (ValueError, KeyError, TypeError):
+            status = response.status_code
+        if response.status_code == 200 and status == 200:
+            return
+        reason = STATUS_REASONS.get(status, "unexpected answer")
+        raise SMSSendError(f"kavenegar: {status} {reason}")
