@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from typing import ClassVar
 
@@ -8,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
-from graphql_jwt.refresh_token.models import AbstractRefreshToken
 from graphql_jwt.settings import jwt_settings
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -27,7 +27,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(phone_number, password, **extra_fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
+class User(AbstractBaseUser, PermissionsMixin):
     """A person, known by one mobile number in E.164 form."""
 
     phone_number = PhoneNumberField(unique=True, help_text="E.164, e.g. +989112223344")
@@ -131,7 +131,7 @@ class Session(models.Model):
         return f"session {self.pk} of {self.user_id}"
 
 
-class RefreshToken(AbstractRefreshToken):
+class RefreshToken(models.Model):
     """A refresh token from before sessions, stored only as its SHA-256.
 
     Kept so that tokens issued by earlier versions still work until they expire: the
@@ -140,14 +140,18 @@ class RefreshToken(AbstractRefreshToken):
     them as they expire. This model and its path go in 2.0.
     """
 
-    # The library's own (plain-text) model is installed with its app and keeps the
-    # default related name; this one is what JWT_REFRESH_TOKEN_MODEL points at.
+    # The columns of django-graphql-jwt's abstract refresh token, which this model was
+    # built on; the library's own app (and its table) is not installed.
+    id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="legacy_refresh_tokens",
         verbose_name="user",
     )
+    token = models.CharField("token", max_length=255, editable=False)
+    created = models.DateTimeField("created", auto_now_add=True)
+    revoked = models.DateTimeField("revoked", null=True, blank=True)
 
     # The session's reasons it shares, between its own two, in its migrations' order (the
     # functional form of TextChoices, which django-stubs does not describe).
@@ -168,19 +172,19 @@ class RefreshToken(AbstractRefreshToken):
     expires_at = models.DateTimeField(db_index=True)
     revoked_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
 
-    class Meta(AbstractRefreshToken.Meta):
-        abstract = False
+    class Meta:
         verbose_name = "refresh token from before sessions"
         verbose_name_plural = "refresh tokens from before sessions"
         constraints = [models.UniqueConstraint(fields=["token"], name="refresh_token_hash_unique")]
-        unique_together = ()
 
     def __str__(self) -> str:
         return f"refresh token #{self.pk} of {self.user_id}"
 
     def save(self, *args, **kwargs) -> None:
-        if not self.token:  # type: ignore[has-type]
-            raw = getattr(self, "_cached_token", None) or self.generate_token()
+        if not self.token:
+            raw = getattr(self, "_cached_token", None) or secrets.token_hex(
+                jwt_settings.JWT_REFRESH_TOKEN_N_BYTES
+            )
             self._cached_token = raw
             self.token = hash_refresh_token(raw)
         if self.expires_at is None:

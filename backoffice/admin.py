@@ -7,7 +7,6 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from graphql_jwt.refresh_token.models import RefreshToken as LibraryRefreshToken
 
 from accounts.errors import InvalidPhoneNumber
 from accounts.flows.change_number import number_changed
@@ -65,10 +64,6 @@ def _audit_admin(request, verb: str, objects, message) -> None:
 
 
 # The library's own model is unused (ours stores hashes); hide its empty table.
-if admin.site.is_registered(LibraryRefreshToken):
-    admin.site.unregister(LibraryRefreshToken)
-
-
 class UserCreationForm(BaseUserCreationForm):
     class Meta:
         model = User

@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "graphene_django",
-    "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
     "phonenumber_field",
     "django_tasks",
     "django_tasks_db",

@@ -21,6 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -254,7 +255,7 @@ def purge(batch_size: int = 10_000) -> int:
     for model in (Session, RefreshToken):
         while True:
             stale = model.objects.filter(expires_at__lt=timezone.now())
-            pks = list(stale.values_list("pk", flat=True)[:batch_size])
+            pks: list[Any] = list(stale.values_list("pk", flat=True)[:batch_size])
             if not pks:
                 break
             deleted, _ = stale.filter(pk__in=pks).delete()
