@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run serve test test-fast test-services test-pgbouncer system-packages bench drill lint format schema clean
+.PHONY: run serve test test-fast test-services test-pgbouncer system-packages bench drill lint format schema docs clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ lint: $(BIN)/.installed  ## Check formatting, lint and types
 
 schema: $(BIN)/.installed  ## Refresh schema.graphql, the SDL that frontends generate code from
 	DEBUG=1 $(BIN)/python manage.py graphql_schema --schema schema.schema --out schema.graphql
+
+docs: $(BIN)/.installed  ## Write docs/configuration.md's tables and .env.example from project/configuration.toml
+	$(BIN)/python -m project.configuration
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

@@ -1,29 +1,35 @@
-"""gunicorn settings for production; every value can be overridden from the environment."""
+"""gunicorn settings for production; every value can be overridden from the environment
+(the variables are declared, with their defaults, in project/configuration.toml)."""
 
-import multiprocessing
 import os
+import sys
 
 from gunicorn import glogging
 
-bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from project import configuration  # noqa: E402  (beside this file, whatever the cwd)
+
+config = configuration.read(reader="gunicorn")
+
+bind = config["GUNICORN_BIND"]
 # Sync workers: the work is short database round-trips and one hash per password login.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = config["WEB_CONCURRENCY"]
 worker_class = "sync"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+timeout = config["GUNICORN_TIMEOUT"]
+graceful_timeout = config["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = 5
 # Recycle workers now and then, so a slow leak can never grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests = config["GUNICORN_MAX_REQUESTS"]
 max_requests_jitter = max_requests // 10
 # No access log: request paths hold phone numbers. The service logs what matters, masked.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = config["GUNICORN_LOG_LEVEL"]
 # gunicorn's control socket (for gunicornc) is off: its default path is one per user, so
 # a second instance would take it over and stopping either would delete it. A path in
 # GUNICORN_CONTROL_SOCKET, one per instance, turns it on.
-if os.environ.get("GUNICORN_CONTROL_SOCKET"):
-    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+if config["GUNICORN_CONTROL_SOCKET"]:
+    control_socket = config["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
 
@@ -52,12 +58,12 @@ def worker_abort(worker):
 
 
 # gunicorn believes X-Forwarded-Proto from the same peers as the service: TRUSTED_PROXIES.
-forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
+forwarded_allow_ips = ",".join(configuration.value("TRUSTED_PROXIES"))
 
 # Metrics from every worker add up through files in PROMETHEUS_MULTIPROC_DIR
 # (prometheus_client's multiprocess mode): a directory of its own for this server,
 # emptied at start so a restart does not add the last run's numbers to this one's.
-if os.environ.get("METRICS_ENABLED", "").lower() in ("1", "true", "yes", "on"):
+if configuration.value("METRICS_ENABLED"):
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile
 

@@ -12,9 +12,8 @@ class AccountsConfig(AppConfig):
         from accounts.models import User
         from accounts.outbound import audit, webhooks
         from accounts.sessions import lifecycle, revocation
-        from project import checks
+        from project import checks  # noqa: F401  (registers the settings' checks)
 
-        checks.register()  # the settings' bounds and the rules between them
         status_cache.connect(User)  # account changes mark their cached statuses
         revocation.connect()  # ended sessions' access tokens are refused everywhere
         lifecycle.connect(User)  # a deactivated account's sessions end
