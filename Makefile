@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed  ## Serve on 127.0.0.1:$(PORT) with DEBUG on and codes printed to the console
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql   REST: http://127.0.0.1:$(PORT)/accounts/api/"
+	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql   REST (its OpenAPI document): http://127.0.0.1:$(PORT)/accounts/api/schema/"
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 serve: $(BIN)/.installed  ## Production server: gunicorn with the current environment

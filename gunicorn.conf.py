@@ -9,27 +9,28 @@ from gunicorn import glogging
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from project import configuration  # noqa: E402  (beside this file, whatever the cwd)
 
-config = configuration.read(reader="gunicorn")
+# (Not `config`: gunicorn reads every module-level name it knows as a setting.)
+_declared = configuration.read(reader="gunicorn")
 
-bind = config["GUNICORN_BIND"]
+bind = _declared["GUNICORN_BIND"]
 # Sync workers: the work is short database round-trips and one hash per password login.
-workers = config["WEB_CONCURRENCY"]
+workers = _declared["WEB_CONCURRENCY"]
 worker_class = "sync"
-timeout = config["GUNICORN_TIMEOUT"]
-graceful_timeout = config["GUNICORN_GRACEFUL_TIMEOUT"]
+timeout = _declared["GUNICORN_TIMEOUT"]
+graceful_timeout = _declared["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = 5
 # Recycle workers now and then, so a slow leak can never grow without bound.
-max_requests = config["GUNICORN_MAX_REQUESTS"]
+max_requests = _declared["GUNICORN_MAX_REQUESTS"]
 max_requests_jitter = max_requests // 10
 # No access log: request paths hold phone numbers. The service logs what matters, masked.
 accesslog = None
 errorlog = "-"
-loglevel = config["GUNICORN_LOG_LEVEL"]
+loglevel = _declared["GUNICORN_LOG_LEVEL"]
 # gunicorn's control socket (for gunicornc) is off: its default path is one per user, so
 # a second instance would take it over and stopping either would delete it. A path in
 # GUNICORN_CONTROL_SOCKET, one per instance, turns it on.
-if config["GUNICORN_CONTROL_SOCKET"]:
-    control_socket = config["GUNICORN_CONTROL_SOCKET"]
+if _declared["GUNICORN_CONTROL_SOCKET"]:
+    control_socket = _declared["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
 

@@ -128,7 +128,7 @@ class UserAdmin(PhoneSearchMixin, AuditedAdmin, DjangoUserAdmin):
                 events.announce(
                     events.user_signed_up,
                     user=obj,
-                    phone_number=mask_phone(obj.phone_number),
+                    phone_number=obj.phone_number,
                     method="admin",
                 )
             if old_number is not None and old_number != obj.phone_number:

@@ -167,6 +167,8 @@ def check_host(request) -> None:
 def _forget_allowed_hosts(setting, **kwargs) -> None:
     if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"):
         _allowed_hosts.clear()
+    if setting in ("LANGUAGE_CODE", "LANGUAGES"):
+        language_for.cache_clear()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.test.client import ClientHandler
 
 from accounts.codes import sms
 
@@ -143,9 +144,45 @@ def in_process_wsgi(db):
     request_finished.connect(close_old_connections)
 
 
+class ProductionChainHandler(ClientHandler):
+    """Django's test handler with the middleware production runs (project/wsgi.py): an
+    API path goes through API_MIDDLEWARE, the lean chain gunicorn serves it with, every
+    other path through MIDDLEWARE; forwarding headers from an untrusted peer are dropped
+    first, as the WSGI app drops them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.api = ClientHandler(*args, **kwargs)
+
+    def __call__(self, environ):
+        from accounts.abuse.networks import strip_untrusted_forwarding
+        from project.routes import API_PATHS, API_PREFIXES
+
+        strip_untrusted_forwarding(environ)
+        path = environ.get("PATH_INFO", "")
+        if not (path in API_PATHS or path.startswith(API_PREFIXES)):
+            return super().__call__(environ)
+        if self.api._middleware_chain is None:
+            full = settings.MIDDLEWARE
+            settings.MIDDLEWARE = settings.API_MIDDLEWARE
+            try:
+                self.api.load_middleware()
+            finally:
+                settings.MIDDLEWARE = full
+        return self.api(environ)
+
+
+class ProductionChainClient(Client):
+    """Django's test client, through the middleware chains production runs."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.handler = ProductionChainHandler(self.handler.enforce_csrf_checks)
+
+
 @pytest.fixture
 def api(db) -> Api:
-    return Api(Client())
+    return Api(ProductionChainClient())
 
 
 SET_PASSWORD_WITH_CODE = """

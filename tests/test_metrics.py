@@ -83,7 +83,8 @@ def test_metrics_add_up_across_workers(metered):
 
     # Another process writes to the same directory (as a second worker, a db_worker or a
     # command does), whichever worker served the requests above.
-    manage(server.env, "shell", "-c", "from accounts.metrics import SIGNUPS; SIGNUPS.inc()")
+    increment = "from accounts.outbound.metrics import SIGNUPS; SIGNUPS.inc()"
+    manage(server.env, "shell", "-c", increment)
 
     assert scrape(server)[0] == 401
     assert scrape(server, "Bearer not-the-token")[0] == 401

@@ -9,7 +9,6 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from accounts.codes import otp, sms
 from accounts.errors import SMSDeliveryFailed
-from accounts.identity.phone import mask_phone
 from accounts.outbound import events
 from project import tracing
 
@@ -30,9 +29,7 @@ def text_code(phone: PhoneNumber, code: str) -> None:
         raise SMSDeliveryFailed(reason=f"backend raised {type(exc).__name__}") from None
     elapsed = time.perf_counter() - started
     events.announce(events.sms_delivery, backend=backend, seconds=elapsed, ok=True)
-    events.announce(
-        events.code_sent, phone_number=mask_phone(phone), backend=backend, test_number=False
-    )
+    events.announce(events.code_sent, phone_number=phone, backend=backend, test_number=False)
 
 
 def text_reserved_code(reservation: otp.Reservation) -> None:

@@ -66,6 +66,6 @@ def number_changed(
     events.announce(
         events.phone_number_changed,
         user=user,
-        old_phone_number=mask_phone(old),
-        new_phone_number=mask_phone(user.phone_number),
+        old_phone_number=old,
+        new_phone_number=user.phone_number,
     )

@@ -35,7 +35,7 @@ def erase(user: User) -> None:
     with transaction.atomic():
         lifecycle.end_all(user, Session.Reason.ACCOUNT_DELETED)  # their tokens die everywhere
         # Announced after its sessions' ends, so a receiver hears the deletion last.
-        events.announce(events.account_deleted, user_id=user.pk, phone_number=mask_phone(phone))
+        events.announce(events.account_deleted, user_id=user.pk, phone_number=phone)
         OTPChallenge.objects.filter(phone_number=phone).delete()
         user.delete()  # sessions and refresh tokens go with it; the status entry is marked
     logger.info("Account deleted for %s", mask_phone(phone))

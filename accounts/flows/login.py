@@ -84,7 +84,7 @@ def staff_login(*, phone_number: object, password: object, client_ip: str) -> Us
     events.announce(
         events.user_logged_in,
         user=user,
-        phone_number=mask_phone(phone),
+        phone_number=phone,
         method="password",
         session_id=None,
     )
@@ -132,7 +132,7 @@ def _code_login(
             events.announce(
                 events.user_signed_up,
                 user=login.user,
-                phone_number=mask_phone(login.session.phone_number),  # a string: no formatting
+                phone_number=login.session.phone_number,
                 method="code",
             )
     if login.outcome is otp.Outcome.NO_LIVE_CODE:
@@ -172,7 +172,7 @@ def _announce_login(pair: TokenPair, method: str) -> None:
     events.announce(
         events.user_logged_in,
         user=pair.user,
-        phone_number=mask_phone(pair.payload["phoneNumber"]),  # a string: no formatting
+        phone_number=pair.payload["phoneNumber"],
         method=method,
         session_id=pair.payload["sid"],
     )

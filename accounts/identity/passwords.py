@@ -9,7 +9,6 @@ from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.errors import InvalidCredentials, RateLimited
-from accounts.identity.phone import mask_phone
 from accounts.models import User
 from accounts.outbound import events, webhooks
 
@@ -61,7 +60,7 @@ def _announce_lock(user: User, claimed_at: datetime) -> None:
             events.announce(
                 events.account_locked,
                 user_id=user.pk,
-                phone_number=mask_phone(user.phone_number),
+                phone_number=user.phone_number,
                 locked_until=locked_until,
             )
 

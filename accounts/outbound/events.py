@@ -1,8 +1,9 @@
 """What happened, announced by the service layer once its transaction has committed.
 
 Metrics, webhooks and audit trails connect receivers to these Django signals; doors and
-use cases never call them directly. Arguments are users (or their ids), masked numbers
-and plain values, never a code, a password or a token. A receiver that raises is logged
+use cases never call them directly. Arguments are users (or their ids), numbers (masked
+here, by `announce`, the one place they are) and plain values, never a code, a password
+or a token. A receiver that raises is logged
 with its traceback and does not fail the request, nor stop the other receivers.
 
 Every signal is sent with `sender=None`; receivers take `**kwargs`, as Django asks.
@@ -14,6 +15,8 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.dispatch import Signal
+
+from accounts.identity.phone import mask_phone
 
 # --- for integrators (README, "Events") -------------------------------------------------
 
@@ -55,6 +58,9 @@ sms_delivery = Signal()
 token_refreshed = Signal()
 
 
+# The arguments that carry a number: masked before any receiver or writer sees them.
+_NUMBERS = ("phone_number", "old_phone_number", "new_phone_number")
+
 # What must be written with the change itself (the webhook outbox): called at once, in
 # the announcing transaction, and a failure fails the change.
 _writers: list[Callable[[Signal, dict], None]] = []
@@ -74,6 +80,9 @@ def announce(signal: Signal, **kwargs) -> None:
     at ERROR with its traceback (logger `django.dispatch`). The writers registered with
     `in_transaction` run first, at once.
     """
+    for key in _NUMBERS:
+        if kwargs.get(key) not in (None, "-"):
+            kwargs[key] = mask_phone(kwargs[key])
     for writer in _writers:
         writer(signal, kwargs)
     if signal.has_listeners():  # nobody listening: nothing to queue
