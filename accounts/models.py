@@ -88,7 +88,7 @@ class Session(models.Model):
     """One login, and the chain of refresh tokens rotated from it, in one row.
 
     A rotation advances `generation` in place, so storage grows with logins, never with
-    refreshes. The refresh token is `<id>.<generation>.<MAC>` (see `accounts.sessions`):
+    refreshes. The refresh token is `<id>.<generation>.<MAC>` (see `accounts.sessions.lifecycle`):
     nothing about it is stored, a token whose generation is behind the row's is a
     replay, and a leaked row mints nothing without the server's key.
     """
@@ -136,7 +136,7 @@ class RefreshToken(models.Model):
 
     Kept so that tokens issued by earlier versions still work until they expire: the
     first refresh with one opens a `Session` in its place (see
-    `accounts.sessions.upgrade_legacy`). No new row is written; `purge_expired` deletes
+    `accounts.sessions.lifecycle.upgrade_legacy`). No new row is written; `purge_expired` deletes
     them as they expire. This model and its path go in 2.0.
     """
 
@@ -200,7 +200,7 @@ class RefreshToken(models.Model):
 
 
 class RateCounter(models.Model):
-    """A fixed-window counter shared by every process (see `accounts.limits`)."""
+    """A fixed-window counter shared by every process (see `accounts.abuse.limits`)."""
 
     key = models.CharField(max_length=64, unique=True)  # SHA-256 of scope and subject
     window_end = models.BigIntegerField(db_index=True)  # Unix time the window closes

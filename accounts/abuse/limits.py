@@ -41,7 +41,7 @@ SMS_GLOBAL = Limit("sms-global", "SMS_MAX_PER_HOUR")
 STATUS_LOOKUPS_PER_IP = Limit("status-ip", "STATUS_LOOKUPS_PER_IP_PER_HOUR", per_client=True)
 # A number's codes asked for from one client network (its share of the number's hour).
 OTP_SENDS_PER_NUMBER_NETWORK = Limit("number-network", "OTP_MAX_SENDS_PER_HOUR")
-# Sends to numbers without an account (allowed: the unreserved share, see flows.codes).
+# Sends to numbers without an account (allowed: the unreserved share, see flows.send_code).
 SMS_NEW_NUMBERS = Limit("sms-new-numbers", "SMS_MAX_PER_HOUR")
 SMS_REGION = Limit("sms-region", "SMS_MAX_PER_HOUR")  # allowed: SMS_MAX_PER_HOUR_BY_REGION
 LOGIN_FAILURES_PER_IP = Limit("login-fail-ip", "LOGIN_FAILURES_PER_IP_PER_HOUR", per_client=True)

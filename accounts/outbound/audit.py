@@ -10,7 +10,7 @@ memory) loses at most the rows of its last AUDIT_FLUSH_SECONDS. With
 AUDIT_FLUSH_SECONDS=0 each row is written as it happens, one INSERT each.
 
 The client's network comes from the use case that announced the event (its
-`client_ip`), through a context variable `flows.common.use_case` sets.
+`client_ip`), through a context variable `flows.use_case.use_case` sets.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Access tokens, made and checked here and nowhere else: `issue` and `check` for the
 use cases, and the hooks that fit django-graphql-jwt to this user model and to the key
 set of `accounts.keys` (named in `settings.GRAPHQL_JWT`). Refresh tokens belong to
-sessions: see `accounts.sessions`.
+sessions: see `accounts.sessions.lifecycle`.
 """
 
 from __future__ import annotations
