@@ -64,3 +64,28 @@ def test_a_failed_background_send_is_recorded_and_frees_the_cooldown(api, backgr
     assert api.get(f"/accounts/api/otp/{PHONE}/").status_code == 200
     run_worker()
     assert api.login(PHONE, last_code())["access"]
+
+
+def test_work_queued_before_the_upgrade_runs_after_it(background):
+    """Migration 0007 points work queued under the tasks' old paths at their new homes, so
+    a code queued before an upgrade is still texted by the new worker."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("accounts", "0006_outbox_and_audit_trail")])
+    try:
+        DBTaskResult.objects.create(
+            task_path="accounts.webhook_delivery.deliver",
+            args_kwargs={"args": [], "kwargs": {}},
+            priority=0,
+            queue_name="default",
+            backend_name="default",
+            run_after=None,
+        )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == "accounts.outbound.webhook_delivery.deliver"
+    assert queued.task.func.__module__ == "accounts.outbound.webhook_delivery"
