@@ -3,7 +3,9 @@ from a function, as the SMS providers and the bot checks answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +17,18 @@ Answer = Callable[[str, dict[str, str], dict[str, str]], tuple[int, dict]]
 
 class FakeApi:
     def __init__(self, answer: Answer) -> None:
+        fake = self
+        self.connections = 0  # TCP connections accepted: one per request without keep-alive
+        self.sockets: list[socket.socket] = []
+
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the providers' APIs offer
+
+            def setup(self):
+                fake.connections += 1
+                fake.sockets.append(self.request)
+                super().setup()
+
             def do_POST(self):  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -38,3 +51,6 @@ class FakeApi:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for connection in self.sockets:  # kept alive: a later server on the port is not this
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)

@@ -100,6 +100,16 @@ def test_success_sends_the_right_request(api, provider, fake):
     assert api.login(PHONE, code)["created"] is True
 
 
+def test_messages_share_one_kept_alive_connection(api, provider, fake):
+    """Each process keeps one client per provider: five codes to five numbers travel over
+    one TCP connection, with no connection or TLS set-up per message."""
+    fake.script = [OK[provider]]
+    for last in range(5):
+        assert api.get(f"/accounts/api/otp/0912555000{last}/").status_code == 200
+    assert len(fake.requests) == 5
+    assert fake.connections == 1
+
+
 def test_a_refused_number_is_final_logged_and_not_charged(api, provider, fake, caplog):
     caplog.set_level(logging.WARNING, logger="accounts")
     fake.script = [BAD_NUMBER[provider], OK[provider]]
