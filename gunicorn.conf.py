@@ -11,6 +11,7 @@ from project import configuration  # noqa: E402  (beside this file, whatever the
 
 # (Not `config`: gunicorn reads every module-level name it knows as a setting.)
 _declared = configuration.read(reader="gunicorn")
+_service = configuration.read()  # the service's settings gunicorn shares (proxies, metrics)
 
 bind = _declared["GUNICORN_BIND"]
 # Sync workers: the work is short database round-trips and one hash per password login.
@@ -59,12 +60,12 @@ def worker_abort(worker):
 
 
 # gunicorn believes X-Forwarded-Proto from the same peers as the service: TRUSTED_PROXIES.
-forwarded_allow_ips = ",".join(configuration.value("TRUSTED_PROXIES"))
+forwarded_allow_ips = ",".join(_service["TRUSTED_PROXIES"])
 
 # Metrics from every worker add up through files in PROMETHEUS_MULTIPROC_DIR
 # (prometheus_client's multiprocess mode): a directory of its own for this server,
 # emptied at start so a restart does not add the last run's numbers to this one's.
-if configuration.value("METRICS_ENABLED"):
+if _service["METRICS_ENABLED"]:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile
 

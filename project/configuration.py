@@ -1,10 +1,10 @@
 """Every setting, declared once in `project/configuration.toml`: its name, type, default,
 group, whether production must set it, a one-line doc and its bounds.
 
-`project/settings.py` reads the environment through `read`, gunicorn.conf.py through
-`value`, `project/checks.py` checks the bounds, and `manage.py settings_docs` writes the
-tables of docs/configuration.md and the whole of .env.example from it (a test fails when
-either is stale). Defaults that depend on other settings are computed in `DERIVED`, the
+`project/settings.py` and gunicorn.conf.py read the environment through `read`,
+`project/checks.py` checks the bounds, and `make docs` (`python -m project.configuration`)
+writes the tables of docs/configuration.md and the whole of .env.example from it (a test
+fails when either is stale). Defaults that depend on other settings are computed in `DERIVED`, the
 one place besides the file that knows a default.
 """
 
@@ -145,11 +145,6 @@ def read(env: environ.Env | None = None, reader: str = "django") -> dict[str, An
             default = {"list": [], "dict": {}}.get(setting.type, "")
         values[setting.name] = _parse(env, setting, default)
     return values
-
-
-def value(name: str) -> Any:
-    """One setting's value, for readers outside Django (gunicorn.conf.py)."""
-    return read(reader=SETTINGS[name].reader)[name]
 
 
 def in_group(key: str) -> Iterator[Setting]:

@@ -3,8 +3,8 @@
 Metrics, webhooks and audit trails connect receivers to these Django signals; doors and
 use cases never call them directly. Arguments are users (or their ids), numbers (masked
 here, by `announce`, the one place they are) and plain values, never a code, a password
-or a token. A receiver that raises is logged
-with its traceback and does not fail the request, nor stop the other receivers.
+or a token. A receiver that raises is logged with its traceback and does not fail the
+request, nor stop the other receivers.
 
 Every signal is sent with `sender=None`; receivers take `**kwargs`, as Django asks.
 """
