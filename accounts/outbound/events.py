@@ -81,8 +81,10 @@ def announce(signal: Signal, **kwargs) -> None:
     `in_transaction` run first, at once.
     """
     for key in _NUMBERS:
-        if kwargs.get(key) not in (None, "-"):
-            kwargs[key] = mask_phone(kwargs[key])
+        number = kwargs.get(key)
+        # Not `in (None, "-")`: a PhoneNumber's == parses the other side as a number.
+        if number is not None and not (isinstance(number, str) and number == "-"):
+            kwargs[key] = mask_phone(number)
     for writer in _writers:
         writer(signal, kwargs)
     if signal.has_listeners():  # nobody listening: nothing to queue
