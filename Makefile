@@ -17,10 +17,10 @@ run: $(BIN)/.installed  ## Serve on 127.0.0.1:$(PORT) with DEBUG on and codes pr
 	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql   REST (its OpenAPI document): http://127.0.0.1:$(PORT)/accounts/api/schema/"
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-serve: $(BIN)/.installed  ## Production server: gunicorn with the current environment
+serve: $(BIN)/.installed  ## Production on one host: gunicorn and the background workers, each restarted if it dies
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn --config gunicorn.conf.py project.wsgi
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/supervisord -c deploy/supervisord.conf
 
 test: $(BIN)/.installed  ## Run the whole test suite
 	$(BIN)/python -m pytest

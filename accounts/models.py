@@ -68,10 +68,20 @@ class OTPChallenge(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     # Unix times of the codes sent in the last hour, for the per-number hourly cap.
     recent_sends = models.JSONField(default=list, blank=True)
+    # A send a delivery worker has still to text (SMS_SEND_IN_BACKGROUND): the row is
+    # the queue entry, written with the send itself. `language` is its text's language;
+    # a worker that took it holds it until `claimed_until`, then another may.
+    queued = models.BooleanField(db_default=False, editable=False)
+    language = models.CharField(max_length=16, blank=True, db_default="", editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "OTP challenge"
         verbose_name_plural = "OTP challenges"
+        indexes = [
+            # The delivery queue, oldest first; it holds only the waiting sends.
+            models.Index(fields=["sent_at"], condition=models.Q(queued=True), name="otp_queue"),
+        ]
 
     def __str__(self) -> str:
         from accounts.identity.phone import mask_phone

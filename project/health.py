@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from accounts.codes import courier
 from accounts.sessions import keys
 from project import redis_client
 from project.errors import endpoint, json_response
@@ -40,8 +41,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @endpoint("GET", "HEAD")
 def readyz(request: HttpRequest) -> JsonResponse:
     """/healthz's checks, and the signing keys: not ready while the key file does not
-    load (the last good keys still sign meanwhile), so that a rollout stops there."""
-    return _answer({**checks(), "signing_keys": keys.in_force})
+    load (the last good keys still sign meanwhile), so that a rollout stops there. With
+    SMS_SEND_IN_BACKGROUND, also not ready while a queued send has waited longer than
+    SMS_DELIVERY_MAX_WAIT: no delivery worker runs, or they do not keep up."""
+    found = {**checks(), "signing_keys": keys.in_force}
+    if settings.SMS_SEND_IN_BACKGROUND:
+        found["sms_queue"] = courier.keeping_up
+    return _answer(found)
 
 
 def _answer(found: dict) -> JsonResponse:

@@ -12,13 +12,23 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
 
 import pytest
 
-from tests.servers import OwnRedis, Server, base_env, free_port, migrate, shared_database
+from tests.servers import (
+    ROOT,
+    OwnRedis,
+    Server,
+    base_env,
+    codes_sent,
+    free_port,
+    migrate,
+    shared_database,
+)
 
 # An outage must be answered within this, given REDIS_TIMEOUT=1 / a 2 s connect timeout.
 pytestmark = pytest.mark.processes
@@ -220,6 +230,62 @@ def test_postgres_stopped_mid_run_gives_503_and_recovers(tmp_path):
             assert server.get("/accounts/api/otp/09120000001/")[0] == 200
         finally:
             server.stop()
+
+
+@pytest.mark.root
+def test_the_code_worker_outlives_a_postgres_restart_and_texts_what_waited(tmp_path):
+    """`deliver_codes` finds PostgreSQL gone, says so once, keeps running, and texts the
+    send that waited once the database is back."""
+    with own_postgres() as (database_url, start, stop):
+        env = base_env(
+            database_url,
+            tmp_path / "sms",
+            DATABASE_CONNECT_TIMEOUT="2",
+            SMS_SEND_IN_BACKGROUND="1",
+            SMS_DELIVERY_POLL_INTERVAL="0.05",
+        )
+        env.pop("REDIS_URL", None)
+        migrate(env)
+        server = Server(env, workers=1)
+        log = tempfile.TemporaryFile()
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "deliver_codes"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+        def logged() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
+        def wait_for(what, check):
+            deadline = time.monotonic() + 60
+            while not check():
+                assert time.monotonic() < deadline, f"not within 60 s: {what}\n{logged()}"
+                time.sleep(0.1)
+
+        try:
+            assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+            wait_for("the first code", lambda: codes_sent(server.sms_dir, "+989112223344"))
+            worker.send_signal(signal.SIGSTOP)  # so that the next send waits for it
+            assert server.get("/accounts/api/otp/09120000001/")[0] == 200
+            stop()
+            worker.send_signal(signal.SIGCONT)
+            wait_for("the outage is logged", lambda: "cannot reach a store" in logged())
+            start()
+            wait_for("the waiting code", lambda: codes_sent(server.sms_dir, "+989120000001"))
+            assert worker.poll() is None
+            assert "back after" in logged()
+            assert logged().count("cannot reach a store") == 1  # once per outage
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+            server.stop()
+        assert worker.returncode == 0, logged()
+        assert "Traceback" not in logged()
+        log.close()
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from graphql_jwt.settings import jwt_settings
@@ -146,7 +146,8 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
     check and the write are one statement (`otp_sql.reserve`) under the row's lock, so
     concurrent requests reserve one send.
     The previous code dies here; with `code`, that code is made live in the same write
-    (see `issue`).
+    (see `issue`); without, the send is queued for a delivery worker (`codes.courier`),
+    which makes the code and texts it in the current language.
     """
     now = timezone.now()
     stamp = stamp_of(now)
@@ -163,6 +164,7 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
         hour_ago=stamp - HOUR,
         cooldown_from=max(stamp - HOUR, stamp - cooldown),
         per_hour=per_hour,
+        language="" if code else translation.get_language() or "",
         prune_before=(
             now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR))
             if next(_sends) % PRUNE_EVERY == 0
@@ -266,6 +268,7 @@ def withdraw(reservation: Reservation) -> None:
         challenge.code_hash = ""
         challenge.sent_at = None
         challenge.expires_at = timezone.now()
+        challenge.queued, challenge.claimed_until = False, None
         challenge.save()
 
 

@@ -1,7 +1,9 @@
-"""Background work (SMS_SEND_IN_BACKGROUND): texting a reserved code from a worker.
+"""Sends queued as django-tasks work by releases before `manage.py deliver_codes`
+(`codes.courier`): `manage.py db_worker` still texts them after an upgrade. New sends
+are queued on their own rows instead.
 
-Only the number and the reservation's time are queued; the worker makes the code, so
-no code is ever stored in the task table. Run workers with `manage.py db_worker`.
+Only the number and the reservation's time were queued; the worker makes the code, so
+no code is ever stored in the task table.
 """
 
 from __future__ import annotations

@@ -10,12 +10,11 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import translation
 from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import region_code_for_number
 
 from accounts.abuse import bot_check, limits, networks, ranges, status_cache
-from accounts.codes import delivery, otp, tasks
+from accounts.codes import delivery, otp
 from accounts.errors import AccountsError, InvalidPhoneNumber, RateLimited, SMSDeliveryFailed
 from accounts.flows.use_case import masked, use_case
 from accounts.identity.phone import is_sms_eligible, mask_phone, normalize_phone
@@ -89,17 +88,13 @@ def _send_otp(phone_number: object, client_ip: str, challenge_token: str | None)
     except Exception:
         limits.refund(*charged)
         raise
-    try:
-        if issued is None:
-            tasks.deliver_code.enqueue(
-                phone.as_e164, reservation.sent_at.isoformat(), translation.get_language()
-            )
-        else:
+    if issued is not None:  # else the reservation itself queued it (codes.courier)
+        try:
             delivery.text_code(phone, issued.code)
-    except Exception:
-        # The backend failed, or the queue or Redis went away: no code, no cooldown.
-        otp.withdraw(reservation)
-        raise
+        except Exception:
+            # The backend failed, or Redis went away: no code, no cooldown.
+            otp.withdraw(reservation)
+            raise
     logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)
     return SentCode(
         phone_number=phone,

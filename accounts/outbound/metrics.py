@@ -14,6 +14,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
+from django.db import DatabaseError
 from django.http import HttpRequest
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,7 +25,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
+from accounts.codes import courier
 from accounts.outbound import events
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -138,6 +141,28 @@ class RequestMetricsMiddleware:
         return response
 
 
+class QueueCollector:
+    """The delivery queue's state, read from PostgreSQL when /metrics is scraped (so it
+    tells the truth when no delivery worker runs at all)."""
+
+    def collect(self):
+        if not settings.SMS_SEND_IN_BACKGROUND:
+            return
+        try:
+            waited = courier.longest_wait()
+        except DatabaseError:
+            return  # the database is away: /healthz says so
+        yield GaugeMetricFamily(
+            "accounts_sms_queue_oldest_seconds",
+            "Seconds the queued send that has waited longest has waited for a delivery "
+            "worker (0 when none waits).",
+            value=waited,
+        )
+
+
+_QUEUE = QueueCollector()
+
+
 def exposition() -> tuple[bytes, str]:
     """The numbers in Prometheus text format, added up over every worker, and their
     content type."""
@@ -145,4 +170,7 @@ def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    body = generate_latest(registry)
+    queue = CollectorRegistry()
+    queue.register(_QUEUE)
+    return body + generate_latest(queue), CONTENT_TYPE_LATEST

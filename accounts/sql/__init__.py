@@ -1,7 +1,7 @@
 """Raw SQL of the hot paths, one module per table (`user`, `session`, `otp_challenge`,
-`audit_event`), each engine's text side by side; this module runs it and builds its
-column lists from the models, so a field added to a model cannot be left out of a
-hand-written statement.
+`audit_event`; `code_queue` reads the code table as the delivery queue), each engine's
+text side by side; this module runs it and builds its column lists from the models, so
+a field added to a model cannot be left out of a hand-written statement.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ def _new_challenge(recent_sends: str) -> tuple[str, str]:
             "attempts": "0",
             "used_at": "NULL",
             "recent_sends": recent_sends,
+            "queued": "%(queued)s",
+            "language": "%(language)s",
+            "claimed_until": "NULL",
         },
     )
 
@@ -50,6 +53,7 @@ VALUES ({values})
 ON CONFLICT (phone_number) DO UPDATE SET
   code_hash = excluded.code_hash, sent_at = excluded.sent_at,
   expires_at = excluded.expires_at, attempts = 0, used_at = NULL,
+  queued = excluded.queued, language = excluded.language, claimed_until = NULL,
   recent_sends = {kept}
 WHERE NOT EXISTS (SELECT 1 FROM {sends} WHERE {send} > %(cooldown_from)s)
   AND (SELECT count(*) FROM {sends} WHERE {send} > %(hour_ago)s) < %(per_hour)s
@@ -119,10 +123,12 @@ def reserve(
     cooldown_from: float,
     per_hour: int,
     prune_before: datetime | None,
+    language: str = "",
 ) -> tuple[list[float], bool] | None:
     """Make a send (and its code, when `code_hash` is given) the number's latest, where
     no send came after `cooldown_from` and fewer than `per_hour` after `hour_ago`; with
-    `prune_before`, also delete up to 64 rows that died before it.
+    `prune_before`, also delete up to 64 rows that died before it. A send without a code
+    is queued for a delivery worker (`code_queue`), to be texted in `language`.
     Returns the sends of the last hour, this one last, and whether the number has an
     account; None when a limit refused it."""
     ops = connection.ops
@@ -137,6 +143,8 @@ def reserve(
         "hour_ago": hour_ago,
         "cooldown_from": cooldown_from,
         "per_hour": per_hour,
+        "queued": not code_hash,
+        "language": language if not code_hash else "",
     }
     if prune_before is not None:
         params["prune_before"] = ops.adapt_datetimefield_value(prune_before)

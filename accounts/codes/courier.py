@@ -1,0 +1,199 @@
+"""The delivery worker (`manage.py deliver_codes`): texts the sends that requests queued
+(SMS_SEND_IN_BACKGROUND), so that no request ever waits on an SMS provider.
+
+One loop talks to the database: it claims the oldest waiting sends for a lease, makes
+their codes in one statement, hands each text to a pool of SMS_DELIVERY_CONCURRENCY
+threads, and takes the texted ones off the queue in one statement. The threads only
+call the SMS backend. A send that fails is withdrawn (its code dies, the cooldown and the
+hourly cap give it back); one that waited longer than its code's lifetime is withdrawn
+untexted. The queue lives in PostgreSQL with the sends, so a code the service said it
+would text survives the web process; if this worker dies holding sends, another takes
+them when their lease runs out and texts them with new codes.
+
+A lost database or Redis never ends the loop: it logs the outage once, waits a little
+longer each time, reconnects and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone, translation
+from redis.exceptions import RedisError
+
+from accounts.codes import delivery, otp
+from accounts.identity.phone import mask_phone, normalize_phone
+from accounts.outbound import events
+from accounts.sql import code_queue
+
+logger = logging.getLogger("accounts")
+
+# Waits after a failed round, doubling from the first to the last.
+BACKOFF_FIRST, BACKOFF_MOST = 0.5, 10.0
+OUTAGES = (DatabaseError, RedisError, OSError)
+
+
+def lease_seconds() -> float:
+    """How long a worker holds a send: long enough for every try of the provider."""
+    tries = 1 + max(0, settings.SMS_RETRIES)
+    return tries * (settings.SMS_CONNECT_TIMEOUT + settings.SMS_READ_TIMEOUT + 0.2 * tries) + 10
+
+
+def longest_wait() -> float:
+    """Seconds the send that has waited longest has waited (0 when none waits)."""
+    oldest = code_queue.oldest()
+    return 0.0 if oldest is None else max(0.0, (timezone.now() - oldest).total_seconds())
+
+
+def keeping_up() -> bool:
+    """Whether no queued send has waited longer than SMS_DELIVERY_MAX_WAIT (/readyz)."""
+    return longest_wait() <= settings.SMS_DELIVERY_MAX_WAIT
+
+
+@dataclass(frozen=True)
+class Texted:
+    """A send's outcome, waiting for the loop to record it."""
+
+    send: code_queue.Waiting
+    attempt: delivery.Attempt
+
+
+class Courier:
+    def __init__(self, concurrency: int | None = None) -> None:
+        self.concurrency = concurrency or settings.SMS_DELIVERY_CONCURRENCY
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sms")
+        self.outcomes: queue.SimpleQueue[Texted] = queue.SimpleQueue()
+        self.recording: list[Texted] = []  # taken from `outcomes`, not written yet
+        self.in_flight = 0
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the texts under way, record them and return from `run`."""
+        self.stopping.set()
+        self.wake.set()
+
+    def run(self, *, batch: bool = False) -> None:
+        """Deliver until `stop`; with `batch`, until no send waits and none is under way."""
+        backoff, outage = BACKOFF_FIRST, ""
+        while not self.stopping.is_set():
+            try:
+                busy = self.round()
+            except OUTAGES as error:
+                if not outage:
+                    outage = type(error).__name__
+                    logger.warning("Delivery worker: cannot reach a store (%s); retrying", outage)
+                _close_connection()  # the next round opens a fresh one
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MOST)
+                continue
+            if outage:
+                logger.warning("Delivery worker: back after %s", outage)
+                backoff, outage = BACKOFF_FIRST, ""
+            if not busy:
+                if batch and not self.in_flight:
+                    break
+                self.wake.wait(settings.SMS_DELIVERY_POLL_INTERVAL)
+                self.wake.clear()
+        self.pool.shutdown(wait=True)
+        self._drain_until_recorded()
+
+    def round(self) -> bool:
+        """Record finished texts and claim as many sends as there are free threads;
+        whether there was anything to do."""
+        recorded = self.record()
+        free = self.concurrency - self.in_flight
+        if free <= 0:
+            return recorded > 0
+        now = timezone.now()
+        lease = now + timedelta(seconds=lease_seconds())
+        claimed = code_queue.claim(free, now=now, lease=lease)
+        if not claimed:
+            return recorded > 0
+        oldest = now - timedelta(seconds=settings.OTP_TTL)
+        late = [send for send in claimed if send.sent_at < oldest]
+        for send in late:
+            self._withdraw(send, "expired", "waited longer than its code lives")
+        fresh = [send for send in claimed if send.sent_at >= oldest]
+        codes = {send.id: otp.generate_code() for send in fresh}
+        made = code_queue.make_codes(
+            {send.id: otp.hash_code(normalize_phone(send.phone), codes[send.id]) for send in fresh},
+            lease=lease,
+            expires_at=now + timedelta(seconds=settings.OTP_TTL),
+        )
+        for send in fresh:
+            if send.id in made:  # else a newer send replaced it: that one is queued
+                self.in_flight += 1
+                self.pool.submit(self._text, send, codes.pop(send.id))
+        return True
+
+    def record(self) -> int:
+        """Write what the threads report: texted sends off the queue, failed ones
+        withdrawn. Kept for the next round when the database is away."""
+        while True:
+            try:
+                texted = self.outcomes.get_nowait()
+            except queue.Empty:
+                break
+            self.in_flight -= 1
+            self.recording.append(texted)
+        if not self.recording:
+            return 0
+        done = self.recording
+        by_lease: dict[datetime, list[int]] = {}
+        for texted in done:
+            if not texted.attempt.failure:
+                by_lease.setdefault(texted.send.lease, []).append(texted.send.id)
+        for lease, ids in by_lease.items():
+            code_queue.finish(ids, lease=lease)
+        for texted in done:
+            if texted.attempt.failure:
+                self._withdraw(texted.send, "failed", texted.attempt.failure)
+        self.recording = []
+        for texted in done:  # once the outcomes are written, for the counters and trail
+            delivery.announce(normalize_phone(texted.send.phone), texted.attempt)
+        return len(done)
+
+    def _text(self, send: code_queue.Waiting, code: str) -> None:
+        """In a pool thread: text one code and report how it went (the thread touches no
+        database; the loop records and announces)."""
+        try:
+            with translation.override(send.language or settings.LANGUAGE_CODE):
+                done = delivery.attempt(normalize_phone(send.phone), code)
+        except Exception as error:  # never lose a thread's report
+            done = delivery.Attempt(0.0, f"raised {type(error).__name__}")
+        self.outcomes.put(Texted(send, done))
+        self.wake.set()
+
+    def _withdraw(self, send: code_queue.Waiting, outcome: str, reason: str) -> None:
+        phone = normalize_phone(send.phone)
+        otp.withdraw(otp.Reservation(phone, send.sent_at, settings.OTP_TTL, 0))
+        events.announce(
+            events.code_not_sent, backend=settings.SMS_BACKEND, outcome=outcome, phone_number=phone
+        )
+        logger.error("Background SMS delivery failed for %s: %s", mask_phone(phone), reason)
+
+    def _drain_until_recorded(self) -> None:
+        """After a stop: record every outcome, waiting out a short outage."""
+        for _ in range(10):
+            try:
+                self.record()
+                return
+            except OUTAGES:
+                _close_connection()
+                threading.Event().wait(1)
+        logger.error("Delivery worker stopped with %d outcomes unrecorded", len(self.recording))
+
+
+def _close_connection() -> None:
+    try:
+        connection.close()
+    except DatabaseError:
+        pass  # already broken: dropped all the same
