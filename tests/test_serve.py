@@ -1,6 +1,7 @@
 """`make serve`'s shape: supervisord (deploy/supervisord.conf) runs gunicorn, the code
-delivery worker and the task worker; a send is texted by the worker, and a worker that
-dies is started again and texts the next one."""
+delivery worker and the task worker; a send is texted by the worker, a worker that dies
+is started again and texts the next one, and a webhook receiver that holds the task
+worker delays no code."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ROOT, base_env, codes_sent, free_port, migrate, shared_database
+from tests.test_webhooks import SECRET, Dribbler
 
 pytestmark = pytest.mark.processes
 
@@ -62,6 +64,7 @@ def wait_for(what: str, check, seconds: float = 60):
 
 
 def test_serve_runs_every_process_and_starts_a_dead_worker_again(tmp_path):
+    receiver = Dribbler()  # answers a byte every half second: holds db_worker 120 s a try
     with shared_database(tmp_path) as database_url:
         port = free_port()
         sms_dir = tmp_path / "sms"
@@ -72,6 +75,9 @@ def test_serve_runs_every_process_and_starts_a_dead_worker_again(tmp_path):
             SMS_DELIVERY_POLL_INTERVAL="0.05",
             GUNICORN_BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY="1",
+            WEBHOOK_ENDPOINTS=receiver.url,
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_TIMEOUT="120",
         )
         migrate(env)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -124,7 +130,15 @@ def test_serve_runs_every_process_and_starts_a_dead_worker_again(tmp_path):
                 {"phone_number": "09123334455", "password": other},
             )
             assert login[0] == 200, login
+
+            # The sign-up's webhook holds the task worker on the slow receiver; the next
+            # code goes out all the same, long before that delivery's 120 s are up.
+            wait_for("the task worker is held", lambda: receiver.accepted)
+            assert call(f"{url}/accounts/api/otp/09120000001/")[0] == 200
+            wait_for("a code while a webhook hangs", lambda: codes_sent(sms_dir, "+989120000001"))
+            assert receiver.accepted == 1  # still the first try
         finally:
+            receiver.close()  # hangs up: db_worker's delivery ends and it can stop
             supervisor.send_signal(signal.SIGTERM)
             try:
                 supervisor.wait(timeout=60)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
+import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -327,3 +329,55 @@ def test_gunicorn_writes_and_a_db_worker_process_delivers(tmp_path):
     assert endpoint.refused == []
     assert endpoint.types() == ["user.created"]
     assert endpoint.delivered[0][1]["data"]["phone_number"] == "+989112223344"
+
+
+class Dribbler:
+    """A receiver that reads the request, then answers one byte every half second: each
+    byte comes well within any read timeout, the whole answer only after minutes."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks/accounts"
+        self.stopped = threading.Event()
+        self.accepted = 0  # connections taken
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            with connection:
+                connection.recv(65536)
+                for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 500:
+                    if self.stopped.wait(0.5):
+                        return
+                    try:
+                        connection.sendall(bytes([byte]))
+                    except OSError:
+                        break  # the service hung up: serve the next try
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(api, settings):
+    endpoint = Dribbler()
+    settings.WEBHOOK_ENDPOINTS = [endpoint.url]
+    settings.WEBHOOK_SECRET = [SECRET]
+    settings.WEBHOOK_TIMEOUT = 1  # each byte comes within it; the answer would take minutes
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    try:
+        api.sign_up(PHONE)
+        started = time.monotonic()
+        run = webhook_delivery.deliver_due()
+        took = time.monotonic() - started
+    finally:
+        endpoint.close()
+    assert (run.delivered, run.failed) == (0, 1)
+    message = WebhookMessage.objects.get()
+    assert (message.status, message.last_result) == ("pending", "deadline passed")
+    assert took < 30  # cut off at its deadline, not after the receiver's minutes
