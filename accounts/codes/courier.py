@@ -174,7 +174,8 @@ class Courier:
 
     def _withdraw(self, send: code_queue.Waiting, outcome: str, reason: str) -> None:
         phone = normalize_phone(send.phone)
-        otp.withdraw(otp.Reservation(phone, send.sent_at, settings.OTP_TTL, 0))
+        if not otp.withdraw(otp.Reservation(phone, send.sent_at, settings.OTP_TTL, 0)):
+            return  # replaced by a newer send, or recorded in a round an outage cut short
         events.announce(
             events.code_not_sent, backend=settings.SMS_BACKEND, outcome=outcome, phone_number=phone
         )

@@ -249,9 +249,10 @@ def consume(phone_number: PhoneNumber, code: str) -> Outcome:
         return Outcome.REJECTED
 
 
-def withdraw(reservation: Reservation) -> None:
+def withdraw(reservation: Reservation) -> bool:
     """Undo a send that could not go out: its code dies, and neither the cooldown nor
-    the hourly cap counts it."""
+    the hourly cap counts it. False when there was nothing to undo (a newer send
+    replaced it, or it was withdrawn already)."""
     with transaction.atomic():
         challenge = (
             OTPChallenge.objects.select_for_update()
@@ -262,7 +263,7 @@ def withdraw(reservation: Reservation) -> None:
             .first()
         )
         if challenge is None:
-            return
+            return False
         stamp = stamp_of(reservation.sent_at)
         challenge.recent_sends = [t for t in challenge.recent_sends if t != stamp]
         challenge.code_hash = ""
@@ -270,6 +271,7 @@ def withdraw(reservation: Reservation) -> None:
         challenge.expires_at = timezone.now()
         challenge.queued, challenge.claimed_until = False, None
         challenge.save()
+    return True
 
 
 @dataclass(frozen=True)
