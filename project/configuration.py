@@ -4,8 +4,8 @@ group, whether production must set it, a one-line doc and its bounds.
 `project/settings.py` and gunicorn.conf.py read the environment through `read`,
 `project/checks.py` checks the bounds, and `make docs` (`python -m project.configuration`)
 writes the tables of docs/configuration.md and the whole of .env.example from it (a test
-fails when either is stale). Defaults that depend on other settings are computed in `DERIVED`, the
-one place besides the file that knows a default.
+fails when either is stale). Defaults that depend on other settings are computed in
+`DERIVED`, the one place besides the file that knows a default.
 """
 
 from __future__ import annotations

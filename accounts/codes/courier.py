@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone, translation
+from phonenumber_field.phonenumber import PhoneNumber
 from redis.exceptions import RedisError
 
 from accounts.codes import delivery, otp
@@ -62,6 +63,7 @@ class Texted:
     """A send's outcome, waiting for the loop to record it."""
 
     send: code_queue.Waiting
+    phone: PhoneNumber
     attempt: delivery.Attempt
 
 
@@ -117,21 +119,22 @@ class Courier:
         claimed = code_queue.claim(free, now=now, lease=lease)
         if not claimed:
             return recorded > 0
+        phones = {send.id: normalize_phone(send.phone) for send in claimed}  # parsed once
         oldest = now - timedelta(seconds=settings.OTP_TTL)
         late = [send for send in claimed if send.sent_at < oldest]
         for send in late:
-            self._withdraw(send, "expired", "waited longer than its code lives")
+            self._withdraw(send, phones[send.id], "expired", "waited longer than its code lives")
         fresh = [send for send in claimed if send.sent_at >= oldest]
         codes = {send.id: otp.generate_code() for send in fresh}
         made = code_queue.make_codes(
-            {send.id: otp.hash_code(normalize_phone(send.phone), codes[send.id]) for send in fresh},
+            {send.id: otp.hash_code(phones[send.id], codes[send.id]) for send in fresh},
             lease=lease,
             expires_at=now + timedelta(seconds=settings.OTP_TTL),
         )
         for send in fresh:
             if send.id in made:  # else a newer send replaced it: that one is queued
                 self.in_flight += 1
-                self.pool.submit(self._text, send, codes.pop(send.id))
+                self.pool.submit(self._text, send, phones[send.id], codes.pop(send.id))
         return True
 
     def record(self) -> int:
@@ -155,25 +158,26 @@ class Courier:
             code_queue.finish(ids, lease=lease)
         for texted in done:
             if texted.attempt.failure:
-                self._withdraw(texted.send, "failed", texted.attempt.failure)
+                self._withdraw(texted.send, texted.phone, "failed", texted.attempt.failure)
         self.recording = []
         for texted in done:  # once the outcomes are written, for the counters and trail
-            delivery.announce(normalize_phone(texted.send.phone), texted.attempt)
+            delivery.announce(texted.phone, texted.attempt)
         return len(done)
 
-    def _text(self, send: code_queue.Waiting, code: str) -> None:
+    def _text(self, send: code_queue.Waiting, phone: PhoneNumber, code: str) -> None:
         """In a pool thread: text one code and report how it went (the thread touches no
         database; the loop records and announces)."""
         try:
             with translation.override(send.language or settings.LANGUAGE_CODE):
-                done = delivery.attempt(normalize_phone(send.phone), code)
+                done = delivery.attempt(phone, code)
         except Exception as error:  # never lose a thread's report
             done = delivery.Attempt(0.0, f"raised {type(error).__name__}")
-        self.outcomes.put(Texted(send, done))
+        self.outcomes.put(Texted(send, phone, done))
         self.wake.set()
 
-    def _withdraw(self, send: code_queue.Waiting, outcome: str, reason: str) -> None:
-        phone = normalize_phone(send.phone)
+    def _withdraw(
+        self, send: code_queue.Waiting, phone: PhoneNumber, outcome: str, reason: str
+    ) -> None:
         if not otp.withdraw(otp.Reservation(phone, send.sent_at, settings.OTP_TTL, 0)):
             return  # replaced by a newer send, or recorded in a round an outage cut short
         events.announce(
