@@ -74,6 +74,10 @@ class OTPChallenge(models.Model):
     queued = models.BooleanField(db_default=False, editable=False)
     language = models.CharField(max_length=16, blank=True, db_default="", editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # What a queued send was counted in (`limits.Count.charge`s: the client's, the
+    # others, the new numbers' budget), given back when no provider could text it. NULL
+    # for a send texted in its request (its request gives back) and older rows.
+    charges = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "OTP challenge"

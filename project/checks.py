@@ -11,6 +11,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.utils import translation
 
 from accounts.abuse import bot_check, networks
+from accounts.codes.sms import providers
 from project import configuration
 
 
@@ -25,12 +26,6 @@ def check_bounds(app_configs, **kwargs):
     ]
 
 
-PROVIDER_SETTINGS = {
-    "kavenegar": ("KAVENEGAR_API_KEY", "KAVENEGAR_TEMPLATE"),
-    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
-}
-
-
 @register(Tags.security, deploy=False)
 def check_otp_settings(app_configs, **kwargs):
     errors = []
@@ -38,11 +33,8 @@ def check_otp_settings(app_configs, **kwargs):
     if settings.RATE_LIMIT_STORE == "redis" and not settings.REDIS_URL:
         errors.append(Error("RATE_LIMIT_STORE=redis needs REDIS_URL.", id="accounts.E005"))
     errors.extend(_check_template())
-    for name in PROVIDER_SETTINGS.get(settings.SMS_BACKEND, ()):
-        if not getattr(settings, name):
-            errors.append(
-                Error(f"SMS_BACKEND={settings.SMS_BACKEND} needs {name}.", id="accounts.E006")
-            )
+    # Every provider can be made, has what it needs, and every route names them.
+    errors.extend(Error(problem, id="accounts.E006") for problem in providers.problems())
     if not settings.DEBUG and settings.SMS_BACKEND == "console":
         errors.append(
             Warning(

@@ -22,7 +22,7 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SOURCE = Path(__file__).with_suffix(".toml")
-TYPES = ("str", "int", "float", "bool", "list", "dict", "path")
+TYPES = ("str", "int", "float", "bool", "list", "dict", "json", "path")
 READERS = ("django", "gunicorn", "opentelemetry")
 _HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
 
@@ -130,6 +130,8 @@ DERIVED: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 def _parse(env: environ.Env, setting: Setting, default: Any) -> Any:
     if setting.type == "path":
         return str(env.path(setting.name, default=default))
+    if setting.type == "json":  # read as text: the system checks say what is wrong with it
+        return env.str(setting.name, default=default)
     return getattr(env, setting.type)(setting.name, default=default)
 
 

@@ -211,3 +211,11 @@ def door(request, in_process_wsgi):
 
     client = ProductionClient(in_process_wsgi)
     return RestDoor(client) if request.param == "rest" else GraphQLDoor(client)
+
+
+@pytest.fixture(autouse=True)
+def _closed_breakers():
+    """Every test starts with every provider's circuit closed (Redis is emptied above)."""
+    from accounts.codes.sms import breaker
+
+    breaker.reset()

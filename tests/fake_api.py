@@ -1,5 +1,6 @@
-"""A provider's HTTP API played on 127.0.0.1: it reads each POSTed form and answers JSON
-from a function, as the SMS providers and the bot checks answer."""
+"""A provider's HTTP API played on 127.0.0.1: it reads each POSTed form or JSON body (or a
+GET's query) and answers JSON from a function, as the SMS providers and the bot checks
+answer."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-# (path, form, headers) -> (HTTP status, JSON body)
-Answer = Callable[[str, dict[str, str], dict[str, str]], tuple[int, dict]]
+# (path, form or JSON body or query, headers) -> (HTTP status, JSON body[, headers])
+Answer = Callable[[str, Any, dict[str, str]], tuple]
 
 
 class FakeApi:
@@ -31,12 +33,25 @@ class FakeApi:
 
             def do_POST(self):  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                status, body = answer(self.path, form, dict(self.headers))
+                raw = self.rfile.read(length).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    form = json.loads(raw or "null")  # a JSON body, as it came
+                else:
+                    form = {k: v[0] for k, v in parse_qs(raw).items()}
+                self.answer(form)
+
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                query = urlsplit(self.path).query
+                self.answer({k: v[0] for k, v in parse_qs(query).items()})
+
+            def answer(self, form):
+                status, body, *more = answer(self.path, form, dict(self.headers))
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in (more[0] if more else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -122,28 +122,32 @@ def test_a_refused_number_is_final_logged_and_not_charged(api, provider, fake, c
     assert send(api).status_code == 200  # no cooldown was charged
 
 
-def test_server_errors_are_retried_a_bounded_number_of_times(api, provider, fake):
-    fake.script = [SERVER_ERROR, SERVER_ERROR, OK[provider]]
+def code_in(provider, request) -> str:
+    if provider == "kavenegar":
+        return request["form"]["token"]
+    return request["form"]["Body"].splitlines()[-1]
+
+
+def test_a_server_error_may_have_texted_the_code_so_it_stays_live(api, provider, fake, caplog):
+    """A 5xx may come after the provider texted: the same code is not sent again to the
+    same provider, and it stays live, so the text that did arrive logs in."""
+    fake.script = [SERVER_ERROR, OK[provider]]
     assert send(api).status_code == 200
-    assert len(fake.requests) == 3
-
-
-def test_persistent_server_errors_give_up(api, provider, fake, caplog):
-    fake.script = [SERVER_ERROR]
-    response = send(api)
-    assert response.status_code == 503
-    assert len(fake.requests) == 3
-    assert "HTTP 500 after 3 attempt(s)" in caplog.text
+    [request] = fake.requests
+    assert "may not have been texted" in caplog.text
+    assert api.login(PHONE, code_in(provider, request))["created"] is True
 
 
 def test_a_slow_provider_is_cut_off_by_the_read_timeout(api, provider, fake):
+    """A timed-out request is not repeated (it may have been texted); the code stays."""
     fake.script = [OK[provider]]
     fake.delay = 1.0
     started = time.monotonic()
     response = send(api)
-    assert response.status_code == 503
-    assert time.monotonic() - started < 3 * 0.5 + 0.6 + 2  # three timeouts, two pauses
-    assert len(fake.requests) == 3
+    assert response.status_code == 200
+    assert time.monotonic() - started < 0.5 + 2
+    [request] = fake.requests
+    assert api.login(PHONE, code_in(provider, request))["created"] is True
 
 
 def test_connection_refused(api, provider, settings, caplog):

@@ -138,6 +138,12 @@ class Count:
         if refusal := self.refusal(allowed):
             raise refusal
 
+    @property
+    def charge(self) -> list[str | int]:
+        """The counter this event was counted in, as stored with a queued send
+        (`give_back` takes it back): its hashed key and window, never the subject."""
+        return [_key(self.limit, self.subject), self.window_end]
+
     def refund(self, trip: RoundTrip | None = None) -> None:
         """Take the counted event back (it led to nothing the limit is about): in
         `trip`, or in a round trip of its own."""
@@ -154,6 +160,17 @@ def refund(*counts: Count | None) -> None:
     for counted in counts:
         if counted is not None and counted.counted:
             counted.refund(trip)
+    trip.send()
+
+
+def give_back(charges: list) -> None:
+    """Take back events counted by an earlier request, as its `Count.charge`s, in one
+    round trip. A window that has closed since is left alone (its counter is gone)."""
+    trip = RoundTrip()
+    store, now = _store(), time.time()
+    for key, window_end in charges:
+        if isinstance(key, str) and isinstance(window_end, int) and window_end > now:
+            store.decrement(trip, key, window_end)
     trip.send()
 
 

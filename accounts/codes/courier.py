@@ -4,11 +4,14 @@
 One loop talks to the database: it claims the oldest waiting sends for a lease, makes
 their codes in one statement, hands each text to a pool of SMS_DELIVERY_CONCURRENCY
 threads, and takes the texted ones off the queue in one statement. The threads only
-call the SMS backend. A send that fails is withdrawn (its code dies, the cooldown and the
-hourly cap give it back); one that waited longer than its code's lifetime is withdrawn
-untexted. The queue lives in PostgreSQL with the sends, so a code the service said it
-would text survives the web process; if this worker dies holding sends, another takes
-them when their lease runs out and texts them with new codes.
+call the providers: each send goes through its number's route, failing over to the next
+provider with the same code. A send that no provider can have texted is withdrawn (its
+code dies, the cooldown and the hourly cap give it back) and every budget it was counted
+in is given back; one that a provider may have texted (a timeout, a 5xx) keeps its code.
+One that waited longer than its code's lifetime is withdrawn untexted and given back.
+The queue lives in PostgreSQL with the sends, so a code the service said it would text
+survives the web process; if this worker dies holding sends, another takes them when
+their lease runs out and texts them with new codes.
 
 A lost database or Redis never ends the loop: it logs the outage once, waits a little
 longer each time, reconnects and goes on.
@@ -29,8 +32,11 @@ from django.utils import timezone, translation
 from phonenumber_field.phonenumber import PhoneNumber
 from redis.exceptions import RedisError
 
+from accounts.abuse import limits
 from accounts.codes import delivery, otp
+from accounts.codes.sms import breaker, providers
 from accounts.identity.phone import mask_phone, normalize_phone
+from accounts.models import User
 from accounts.outbound import events
 from accounts.sql import code_queue
 
@@ -42,9 +48,13 @@ OUTAGES = (DatabaseError, RedisError, OSError)
 
 
 def lease_seconds() -> float:
-    """How long a worker holds a send: long enough for every try of the provider."""
-    tries = 1 + max(0, settings.SMS_RETRIES)
-    return tries * (settings.SMS_CONNECT_TIMEOUT + settings.SMS_READ_TIMEOUT + 0.2 * tries) + 10
+    """How long a worker holds a send: long enough for every try of every provider of
+    the longest route."""
+    try:
+        providers_tried = providers.providers().longest_route
+    except providers.ProviderSettingsError:
+        providers_tried = 1
+    return providers_tried * breaker.probe_seconds() + 10
 
 
 def longest_wait() -> float:
@@ -123,7 +133,8 @@ class Courier:
         oldest = now - timedelta(seconds=settings.OTP_TTL)
         late = [send for send in claimed if send.sent_at < oldest]
         for send in late:
-            self._withdraw(send, phones[send.id], "expired", "waited longer than its code lives")
+            reason = "waited longer than its code lives"
+            self._withdraw(send, phones[send.id], "expired", reason, client_too=True)
         fresh = [send for send in claimed if send.sent_at >= oldest]
         codes = {send.id: otp.generate_code() for send in fresh}
         made = code_queue.make_codes(
@@ -151,14 +162,28 @@ class Courier:
             return 0
         done = self.recording
         by_lease: dict[datetime, list[int]] = {}
-        for texted in done:
-            if not texted.attempt.failure:
+        for texted in done:  # taken by a provider, or maybe: the code stays
+            if not texted.attempt.reached_nobody:
                 by_lease.setdefault(texted.send.lease, []).append(texted.send.id)
         for lease, ids in by_lease.items():
             code_queue.finish(ids, lease=lease)
         for texted in done:
-            if texted.attempt.failure:
-                self._withdraw(texted.send, texted.phone, "failed", texted.attempt.failure)
+            attempt = texted.attempt
+            if attempt.reached_nobody:
+                self._withdraw(
+                    texted.send,
+                    texted.phone,
+                    "failed",
+                    attempt.failure,
+                    client_too=not attempt.final,
+                    backend=attempt.provider,
+                )
+            elif attempt.maybe_sent:
+                logger.warning(
+                    "Code to %s may not have been texted (%s); it stays live",
+                    mask_phone(texted.phone),
+                    attempt.failure,
+                )
         self.recording = []
         for texted in done:  # once the outcomes are written, for the counters and trail
             delivery.announce(texted.phone, texted.attempt)
@@ -167,21 +192,32 @@ class Courier:
     def _text(self, send: code_queue.Waiting, phone: PhoneNumber, code: str) -> None:
         """In a pool thread: text one code and report how it went (the thread touches no
         database; the loop records and announces)."""
+        deadline = send.sent_at.timestamp() + settings.OTP_TTL  # the code dies then
         try:
             with translation.override(send.language or settings.LANGUAGE_CODE):
-                done = delivery.attempt(phone, code)
+                done = delivery.attempt(phone, code, deadline=deadline)
         except Exception as error:  # never lose a thread's report
             done = delivery.Attempt(0.0, f"raised {type(error).__name__}")
         self.outcomes.put(Texted(send, phone, done))
         self.wake.set()
 
     def _withdraw(
-        self, send: code_queue.Waiting, phone: PhoneNumber, outcome: str, reason: str
+        self,
+        send: code_queue.Waiting,
+        phone: PhoneNumber,
+        outcome: str,
+        reason: str,
+        *,
+        client_too: bool,
+        backend: str = "",
     ) -> None:
+        """Undo a send no provider texted and give back what it was counted in (the
+        client's own count too with `client_too`: not when the number was refused)."""
         if not otp.withdraw(otp.Reservation(phone, send.sent_at, settings.OTP_TTL, 0)):
             return  # replaced by a newer send, or recorded in a round an outage cut short
+        limits.give_back(_given_back(send.charges or {}, phone, client_too=client_too))
         events.announce(
-            events.code_not_sent, backend=settings.SMS_BACKEND, outcome=outcome, phone_number=phone
+            events.code_not_sent, backend=backend or "-", outcome=outcome, phone_number=phone
         )
         logger.error("Background SMS delivery failed for %s: %s", mask_phone(phone), reason)
 
@@ -195,6 +231,18 @@ class Courier:
                 _close_connection()
                 threading.Event().wait(1)
         logger.error("Delivery worker stopped with %d outcomes unrecorded", len(self.recording))
+
+
+def _given_back(charges: dict, phone: PhoneNumber, *, client_too: bool) -> list:
+    """The counts of a withdrawn send to take back (see `flows.send_code._charges`)."""
+    given_back = list(charges.get("send") or [])
+    if client_too and charges.get("client"):
+        given_back.append(charges["client"])
+    # The new numbers' budget was spent only if the number had no account; none can
+    # have been made since, as no code reached it.
+    if charges.get("new_number") and not User.objects.filter(phone_number=phone).exists():
+        given_back.append(charges["new_number"])
+    return given_back
 
 
 def _close_connection() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
+import json
 import math
 import secrets
 import uuid
@@ -138,7 +139,13 @@ def stamp_of(moment: datetime) -> float:
     return round(moment.timestamp(), 3)
 
 
-def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> Reservation:
+def reserve(
+    phone_number: PhoneNumber,
+    *,
+    code: str = "",
+    per_hour: int = 0,
+    charges: dict | None = None,
+) -> Reservation:
     """Count a send to the number, or raise `RateLimited`.
 
     Refused inside the resend cooldown, and when `per_hour` codes (by default
@@ -147,7 +154,8 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
     concurrent requests reserve one send.
     The previous code dies here; with `code`, that code is made live in the same write
     (see `issue`); without, the send is queued for a delivery worker (`codes.courier`),
-    which makes the code and texts it in the current language.
+    which makes the code and texts it in the current language, and gives back what the
+    send was counted in (`charges`) if no provider could text it.
     """
     now = timezone.now()
     stamp = stamp_of(now)
@@ -165,6 +173,7 @@ def reserve(phone_number: PhoneNumber, *, code: str = "", per_hour: int = 0) -> 
         cooldown_from=max(stamp - HOUR, stamp - cooldown),
         per_hour=per_hour,
         language="" if code else translation.get_language() or "",
+        charges=None if code or charges is None else json.dumps(charges),
         prune_before=(
             now - timedelta(seconds=max(settings.OTP_RETENTION, HOUR))
             if next(_sends) % PRUNE_EVERY == 0

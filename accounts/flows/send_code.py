@@ -81,7 +81,8 @@ def _send_otp(phone_number: object, client_ip: str, challenge_token: str | None)
         if new_spent.count > _unreserved() and not _has_account(cached, e164):
             raise _reserved_for_accounts(new_spent)
         checked = _screen(per_ip, share, in_range, client_ip, challenge_token)
-        reservation, issued = _reserve(phone, checked, client_ip, challenge_token)
+        charges = _charges(per_ip, charged) if settings.SMS_SEND_IN_BACKGROUND else None
+        reservation, issued = _reserve(phone, checked, client_ip, challenge_token, charges)
         if reservation.has_account:  # a returning user's: not the new numbers' to pay
             charged.remove(new_spent)
             new_spent.refund()
@@ -89,18 +90,53 @@ def _send_otp(phone_number: object, client_ip: str, challenge_token: str | None)
         limits.refund(*charged)
         raise
     if issued is not None:  # else the reservation itself queued it (codes.courier)
-        try:
-            delivery.text_code(phone, issued.code)
-        except Exception:
-            # The backend failed, or Redis went away: no code, no cooldown.
-            otp.withdraw(reservation)
-            raise
+        _text(phone, issued.code, reservation, given_back=(per_ip, *charged))
     logger.info("Code sent to %s ip=%s", mask_phone(phone), client_ip)
     return SentCode(
         phone_number=phone,
         expires_in=reservation.expires_in,
         retry_after=reservation.retry_after,
     )
+
+
+def _charges(per_ip: limits.Count, charged: list[limits.Count | None]) -> dict:
+    """What a queued send was counted in, for the worker to give back if no provider
+    can text it: the client's own count apart (kept when a provider refuses the number),
+    and the new numbers' budget apart (given back only where the number has no account)."""
+    *send, new_spent = charged
+    return {
+        "client": per_ip.charge,
+        "send": [count.charge for count in send if count is not None],
+        "new_number": new_spent.charge,  # type: ignore[union-attr]
+    }
+
+
+def _text(
+    phone: PhoneNumber,
+    code: str,
+    reservation: otp.Reservation,
+    given_back: tuple[limits.Count | None, ...],
+) -> None:
+    """Text the code in the request. When no provider can have texted it, the send is
+    undone: no code, no cooldown, and every budget it was counted in given back (the
+    client's own count too, unless a provider refused the number itself). When one may
+    have (a timeout, a 5xx), the code stays live and the send counts."""
+    try:
+        done = delivery.attempt(phone, code)
+        delivery.announce(phone, done)
+    except Exception:
+        otp.withdraw(reservation)  # Redis went away: no code, no cooldown
+        raise
+    if done.reached_nobody:
+        otp.withdraw(reservation)
+        limits.refund(*(given_back[1:] if done.final else given_back))
+        raise SMSDeliveryFailed(reason=done.failure)
+    if done.maybe_sent:
+        logger.warning(
+            "Code to %s may not have been texted (%s); it stays live",
+            mask_phone(phone),
+            done.failure,
+        )
 
 
 def _send_fixed(phone: PhoneNumber, code: str, client_ip: str) -> SentCode:
@@ -170,7 +206,11 @@ def _screen(
 
 
 def _reserve(
-    phone: PhoneNumber, checked: bool, client_ip: str, token: str | None
+    phone: PhoneNumber,
+    checked: bool,
+    client_ip: str,
+    token: str | None,
+    charges: dict | None,
 ) -> tuple[otp.Reservation, otp.IssuedCode | None]:
     """Reserve the send (and make its code, unless the worker will). With a bot check,
     a number's first OTP_MAX_SENDS_PER_HOUR codes of an hour need no check; past them,
@@ -178,20 +218,23 @@ def _reserve(
     else's requests lock the owner out. Without one, every network may reach the ceiling
     within its own share."""
     if bot_check.backend() is None or checked:
-        return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR_HARD)
+        return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR_HARD, charges)
     try:
-        return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR)
+        return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR, charges)
     except RateLimited as refusal:
         if refusal.limit != "number-hourly":
             raise
     bot_check.passes(token, client_ip, reason="the number's hourly codes", limit="number-hourly")
-    return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR_HARD)
+    return _reserved(phone, settings.OTP_MAX_SENDS_PER_HOUR_HARD, charges)
 
 
-def _reserved(phone: PhoneNumber, per_hour: int) -> tuple[otp.Reservation, otp.IssuedCode | None]:
+def _reserved(
+    phone: PhoneNumber, per_hour: int, charges: dict | None
+) -> tuple[otp.Reservation, otp.IssuedCode | None]:
     if settings.SMS_SEND_IN_BACKGROUND:
-        # The worker makes the code, so that none waits in the queue.
-        return otp.reserve(phone, per_hour=per_hour), None
+        # The worker makes the code, so that none waits in the queue, and gives the
+        # charges back if no provider can text it.
+        return otp.reserve(phone, per_hour=per_hour, charges=charges), None
     issued = otp.issue(phone, per_hour=per_hour)
     return issued.reservation, issued
 

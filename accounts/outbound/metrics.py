@@ -26,8 +26,10 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
 
 from accounts.codes import courier
+from accounts.codes.sms import breaker, providers
 from accounts.outbound import events
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -160,7 +162,29 @@ class QueueCollector:
         )
 
 
+class ProviderCollector:
+    """Each SMS provider's circuit, read from Redis (or this process, without it) when
+    /metrics is scraped."""
+
+    def collect(self):
+        try:
+            names = list(providers.providers().by_name)
+            states = [(name, breaker.state(name)) for name in names]
+        except (providers.ProviderSettingsError, RedisError):
+            return  # the checks report the first, /healthz the second
+        family = GaugeMetricFamily(
+            "accounts_sms_provider_state",
+            "Each SMS provider's circuit: 0 closed (sending), 1 open (paused after failures "
+            "in a row), 2 half-open (a probe may go).",
+            labels=["provider"],
+        )
+        for name, state in states:
+            family.add_metric([name], state)
+        yield family
+
+
 _QUEUE = QueueCollector()
+_PROVIDERS = ProviderCollector()
 
 
 def exposition() -> tuple[bytes, str]:
@@ -173,4 +197,5 @@ def exposition() -> tuple[bytes, str]:
     body = generate_latest(registry)
     queue = CollectorRegistry()
     queue.register(_QUEUE)
+    queue.register(_PROVIDERS)
     return body + generate_latest(queue), CONTENT_TYPE_LATEST

@@ -28,7 +28,7 @@ WHERE id IN (
   WHERE queued AND (claimed_until IS NULL OR claimed_until < %(now)s)
   ORDER BY sent_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
-RETURNING id, phone_number, sent_at, language
+RETURNING id, phone_number, sent_at, language, charges
 """,
     "sqlite": """
 UPDATE accounts_otpchallenge SET claimed_until = %(lease)s
@@ -37,7 +37,7 @@ WHERE id IN (
   WHERE queued AND (claimed_until IS NULL OR claimed_until < %(now)s)
   ORDER BY sent_at LIMIT %(limit)s
 )
-RETURNING id, phone_number, sent_at, language
+RETURNING id, phone_number, sent_at, language, charges
 """,
 }
 # Each claimed row's code, by id: `codes` is a JSON object {id: keyed hash}.
@@ -78,13 +78,15 @@ OLDEST = "SELECT min(sent_at) FROM accounts_otpchallenge WHERE queued"
 @dataclass(frozen=True)
 class Waiting:
     """A claimed send: its row, number (E.164), the time it was asked for, the language
-    of its text and the lease that holds it."""
+    of its text, the lease that holds it and what it was counted in (see
+    `otp.Charges`; None for a row written before charges were kept)."""
 
     id: int
     phone: str
     sent_at: datetime
     language: str
     lease: datetime
+    charges: dict | None = None
 
 
 def claim(limit: int, *, now: datetime, lease: datetime) -> list[Waiting]:
@@ -99,8 +101,8 @@ def claim(limit: int, *, now: datetime, lease: datetime) -> list[Waiting]:
         sql_cursor.execute(CLAIM[connection.vendor], params)
         rows = sql_cursor.fetchall()
     return [
-        Waiting(row_id, str(phone), _moment(sent_at), language, lease)
-        for row_id, phone, sent_at, language in rows
+        Waiting(row_id, str(phone), _moment(sent_at), language, lease, _charges(charges))
+        for row_id, phone, sent_at, language, charges in rows
     ]
 
 
@@ -138,6 +140,13 @@ def oldest() -> datetime | None:
         sql_cursor.execute(OLDEST)
         row = sql_cursor.fetchone()
     return None if row is None or row[0] is None else _moment(row[0])
+
+
+def _charges(value: object) -> dict | None:
+    """A stored JSON value as a dict (SQLite and raw cursors hand back text)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
 
 
 def _moment(value: datetime | str) -> datetime:

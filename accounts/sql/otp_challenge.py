@@ -24,7 +24,7 @@ from accounts.sql import columns, cursor, insert_columns
 # millisecond so that SQLite's JSON functions (15 significant digits) keep them exact.
 
 
-def _new_challenge(recent_sends: str) -> tuple[str, str]:
+def _new_challenge(recent_sends: str, charges: str) -> tuple[str, str]:
     return insert_columns(
         OTPChallenge,
         {
@@ -38,15 +38,17 @@ def _new_challenge(recent_sends: str) -> tuple[str, str]:
             "queued": "%(queued)s",
             "language": "%(language)s",
             "claimed_until": "NULL",
+            "charges": charges,
         },
     )
 
 
-def _reserve(first: str, sends: str, send: str, kept: str) -> str:
+def _reserve(first: str, sends: str, send: str, kept: str, charges: str) -> str:
     """The send's upsert, from what differs between the engines: how the send log's
     first entry is written (`first`), read as rows (`sends`, each one `send`) and
-    rebuilt with the new send last (`kept`)."""
-    names, values = _new_challenge(first)
+    rebuilt with the new send last (`kept`), and how the JSON of what a queued send was
+    counted in is read (`charges`)."""
+    names, values = _new_challenge(first, charges)
     return f"""
 INSERT INTO accounts_otpchallenge AS c ({names})
 VALUES ({values})
@@ -54,7 +56,7 @@ ON CONFLICT (phone_number) DO UPDATE SET
   code_hash = excluded.code_hash, sent_at = excluded.sent_at,
   expires_at = excluded.expires_at, attempts = 0, used_at = NULL,
   queued = excluded.queued, language = excluded.language, claimed_until = NULL,
-  recent_sends = {kept}
+  charges = excluded.charges, recent_sends = {kept}
 WHERE NOT EXISTS (SELECT 1 FROM {sends} WHERE {send} > %(cooldown_from)s)
   AND (SELECT count(*) FROM {sends} WHERE {send} > %(hour_ago)s) < %(per_hour)s
 RETURNING recent_sends,
@@ -72,6 +74,7 @@ RESERVE = {
     SELECT jsonb_agg(j ORDER BY j::float8) FROM jsonb_array_elements(c.recent_sends) AS e(j)
     WHERE j::float8 > %(hour_ago)s
   ), '[]'::jsonb) || excluded.recent_sends""",
+        charges="%(charges)s::jsonb",
     ),
     "sqlite": _reserve(
         first="%(first)s",
@@ -82,6 +85,7 @@ RESERVE = {
       SELECT value FROM json_each(c.recent_sends) WHERE value > %(hour_ago)s ORDER BY value
     )
   ), '$[#]', json(%(stamp)s))""",
+        charges="%(charges)s",
     ),
 }
 # Dead rows a pruning send deletes: the 64 oldest, through the index on expires_at,
@@ -124,11 +128,14 @@ def reserve(
     per_hour: int,
     prune_before: datetime | None,
     language: str = "",
+    charges: str | None = None,
 ) -> tuple[list[float], bool] | None:
     """Make a send (and its code, when `code_hash` is given) the number's latest, where
     no send came after `cooldown_from` and fewer than `per_hour` after `hour_ago`; with
     `prune_before`, also delete up to 64 rows that died before it. A send without a code
-    is queued for a delivery worker (`code_queue`), to be texted in `language`.
+    is queued for a delivery worker (`code_queue`), to be texted in `language`, with
+    what it was counted in (JSON `charges`) for the worker to give back if it cannot be
+    texted.
     Returns the sends of the last hour, this one last, and whether the number has an
     account; None when a limit refused it."""
     ops = connection.ops
@@ -145,6 +152,7 @@ def reserve(
         "per_hour": per_hour,
         "queued": not code_hash,
         "language": language if not code_hash else "",
+        "charges": charges,
     }
     if prune_before is not None:
         params["prune_before"] = ops.adapt_datetimefield_value(prune_before)

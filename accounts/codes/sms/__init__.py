@@ -1,37 +1,17 @@
-"""SMS delivery through a pluggable backend, in the style of `django.core.mail`.
+"""SMS delivery through pluggable backends, in the style of `django.core.mail`.
 
-`SMS_BACKEND` names a backend: a short name (`console`, `file`, `locmem`, `dummy`,
-`kavenegar`, `twilio`) or the dotted path of a `BaseSMSBackend` subclass.
+A backend is a short name (`console`, `file`, `locmem`, `dummy`, `kavenegar`,
+`twilio`) or the dotted path of a `BaseSMSBackend` subclass. Named providers, each a backend with its options, and
+the routes numbers take through them are in `providers`; `SMS_BACKEND` alone is a
+one-provider route.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.utils.module_loading import import_string
-
 from accounts.codes.sms.backends.base import BaseSMSBackend, SMSMessage, SMSSendError
+from accounts.codes.sms.providers import BACKEND_ALIASES
 
-__all__ = ["BaseSMSBackend", "SMSMessage", "SMSSendError", "get_backend", "send_sms", "outbox"]
-
-BACKEND_ALIASES = {
-    "console": "accounts.codes.sms.backends.console.SMSBackend",
-    "file": "accounts.codes.sms.backends.filebased.SMSBackend",
-    "locmem": "accounts.codes.sms.backends.locmem.SMSBackend",
-    "dummy": "accounts.codes.sms.backends.dummy.SMSBackend",
-    "kavenegar": "accounts.codes.sms.backends.kavenegar.SMSBackend",
-    "twilio": "accounts.codes.sms.backends.twilio.SMSBackend",
-}
+__all__ = ["BACKEND_ALIASES", "BaseSMSBackend", "SMSMessage", "SMSSendError", "outbox"]
 
 # Messages sent through the locmem backend, for tests.
 outbox: list[SMSMessage] = []
-
-
-def get_backend(backend: str | None = None, **kwargs) -> BaseSMSBackend:
-    name = backend or settings.SMS_BACKEND
-    backend_class = import_string(BACKEND_ALIASES.get(name, name))
-    return backend_class(**kwargs)
-
-
-def send_sms(to: str, body: str, code: str = "") -> None:
-    """Send one message; raises whatever the backend raises on failure."""
-    get_backend().send(SMSMessage(to=to, body=body, code=code))

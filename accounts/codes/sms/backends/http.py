@@ -1,9 +1,10 @@
-"""The shared part of the HTTP providers: a pooled client, timeouts, a bounded retry,
-safe errors."""
+"""The shared part of the HTTP providers: a pooled client, timeouts, safe retries, and
+what each failure means for the send (see `SMSSendError`)."""
 
 from __future__ import annotations
 
 import atexit
+import email.utils
 import os
 import threading
 import time
@@ -18,6 +19,11 @@ from accounts.codes.sms.backends.base import BaseSMSBackend, SMSMessage, SMSSend
 # bundle costs milliseconds of CPU to load, is built once, not per message.
 _clients: dict[tuple[int, float | None, float | None], httpx.Client] = {}
 _clients_lock = threading.Lock()
+
+# Failures before the request reached the provider: nothing can have been texted.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Longest pause a provider's Retry-After is believed for.
+RETRY_AFTER_MOST = 3600.0
 
 
 def pooled_client(timeout: httpx.Timeout) -> httpx.Client:
@@ -36,21 +42,44 @@ def pooled_client(timeout: httpx.Timeout) -> httpx.Client:
     return client
 
 
-class HTTPProviderBackend(BaseSMSBackend):
-    """Sends one request per message through `request()`, which a provider implements.
+def retry_after(response: httpx.Response) -> float | None:
+    """The pause a `Retry-After` header asks for, in seconds (a number or an HTTP date)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MOST)
 
-    Connection failures, timeouts and 5xx answers are retried up to `SMS_RETRIES`
-    times, a little later each time; any other answer is final. The connect and read
-    timeouts are `SMS_CONNECT_TIMEOUT` and `SMS_READ_TIMEOUT`. Requests go through the
-    process's pooled client (`pooled_client`).
+
+class HTTPProviderBackend(BaseSMSBackend):
+    """Sends one request per message through `request()`, which a provider implements,
+    and reads the answer with `check()`.
+
+    A request that never reached the provider (refused connection, connect timeout) is
+    retried up to `SMS_RETRIES` times, a little later each time. A request that went
+    and got no answer in time, or a 5xx, may have been texted: it is not retried (the
+    route's next provider gets the same code) and the code is kept. A 429 pauses the
+    provider for its `Retry-After`. Any other answer goes to `check()`. The timeouts are
+    `SMS_CONNECT_TIMEOUT` and `SMS_READ_TIMEOUT`; requests go through the process's
+    pooled client (`pooled_client`).
     """
 
     provider = "provider"
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
         self.timeout = httpx.Timeout(
-            settings.SMS_READ_TIMEOUT, connect=settings.SMS_CONNECT_TIMEOUT
+            float(self.option("read_timeout", settings.SMS_READ_TIMEOUT)),
+            connect=float(self.option("connect_timeout", settings.SMS_CONNECT_TIMEOUT)),
         )
 
     def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
@@ -66,15 +95,27 @@ class HTTPProviderBackend(BaseSMSBackend):
         for attempt in range(1, attempts + 1):
             try:
                 response = self.request(client, message)
-            except httpx.TimeoutException:
-                failure = f"{self.provider}: timed out"
-            except httpx.TransportError as error:
+            except NOT_SENT as error:
                 failure = f"{self.provider}: {type(error).__name__}"
-            else:
-                if response.status_code < 500:
-                    self.check(response)
-                    return
-                failure = f"{self.provider}: HTTP {response.status_code}"
-            if attempt < attempts:
-                time.sleep(0.2 * attempt)
-        raise SMSSendError(f"{failure} after {attempts} attempt(s)")
+                if attempt < attempts:
+                    time.sleep(0.2 * attempt)
+                    continue
+                raise SMSSendError(f"{failure} after {attempts} attempt(s)") from None
+            except httpx.TimeoutException:
+                raise SMSSendError(f"{self.provider}: timed out", maybe_sent=True) from None
+            except httpx.TransportError as error:
+                reason = f"{self.provider}: {type(error).__name__}"
+                raise SMSSendError(reason, maybe_sent=True) from None
+            status = response.status_code
+            if status == 429:
+                raise SMSSendError(
+                    f"{self.provider}: HTTP 429 throttled", retry_after=retry_after(response)
+                )
+            if status >= 500:
+                raise SMSSendError(
+                    f"{self.provider}: HTTP {status}",
+                    maybe_sent=status != 503,  # 503: not taken in; may say when to come back
+                    retry_after=retry_after(response) if status == 503 else None,
+                )
+            self.check(response)
+            return

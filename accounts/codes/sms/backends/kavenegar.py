@@ -1,6 +1,7 @@
 """Kavenegar's verify-lookup API: the code fills a template defined in Kavenegar's panel.
 
-Settings: KAVENEGAR_API_KEY, KAVENEGAR_TEMPLATE, KAVENEGAR_BASE_URL.
+Options (`SMS_PROVIDERS`): `api_key`, `template`, `base_url`; by default the settings
+KAVENEGAR_API_KEY, KAVENEGAR_TEMPLATE, KAVENEGAR_BASE_URL.
 https://kavenegar.com/rest.html#sms-Lookup
 """
 
@@ -33,6 +34,8 @@ STATUS_REASONS = {
     431: "invalid code structure",
     432: "code parameter missing from the template",
 }
+# The codes that are about the number itself: no other provider is tried.
+FINAL = {411}
 
 
 def national_number(e164: str) -> str:
@@ -43,14 +46,17 @@ def national_number(e164: str) -> str:
 class SMSBackend(HTTPProviderBackend):
     provider = "kavenegar"
 
+    required = (("api_key", "KAVENEGAR_API_KEY"), ("template", "KAVENEGAR_TEMPLATE"))
+
     def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
-        base = settings.KAVENEGAR_BASE_URL.rstrip("/")
+        base = self.option("base_url", settings.KAVENEGAR_BASE_URL).rstrip("/")
+        api_key = self.option("api_key", settings.KAVENEGAR_API_KEY)
         return client.post(
-            f"{base}/v1/{settings.KAVENEGAR_API_KEY}/verify/lookup.json",
+            f"{base}/v1/{api_key}/verify/lookup.json",
             data={
                 "receptor": national_number(message.to),
                 "token": message.code,
-                "template": settings.KAVENEGAR_TEMPLATE,
+                "template": self.option("template", settings.KAVENEGAR_TEMPLATE),
             },
         )
 
@@ -62,4 +68,4 @@ class SMSBackend(HTTPProviderBackend):
         if response.status_code == 200 and status == 200:
             return
         reason = STATUS_REASONS.get(status, "unexpected answer")
-        raise SMSSendError(f"kavenegar: {status} {reason}")
+        raise SMSSendError(f"kavenegar: {status} {reason}", final=status in FINAL)

@@ -1,7 +1,8 @@
 """Twilio's Messages API.
 
-Settings: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM (a number or a messaging
-service SID, MG…), TWILIO_BASE_URL.
+Options (`SMS_PROVIDERS`): `account_sid`, `auth_token`, `from` (a number or a messaging
+service SID, MG…), `base_url`; by default the settings TWILIO_ACCOUNT_SID,
+TWILIO_AUTH_TOKEN, TWILIO_FROM, TWILIO_BASE_URL.
 https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
 """
 
@@ -24,20 +25,29 @@ ERROR_REASONS = {
     21606: "'From' number cannot send SMS",
     30003: "unreachable handset",
 }
+# The errors about the number itself: no other provider is tried.
+FINAL = {21211, 21610, 21614}
 
 
 class SMSBackend(HTTPProviderBackend):
     provider = "twilio"
 
+    required = (
+        ("account_sid", "TWILIO_ACCOUNT_SID"),
+        ("auth_token", "TWILIO_AUTH_TOKEN"),
+        ("from", "TWILIO_FROM"),
+    )
+
     def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
-        base = settings.TWILIO_BASE_URL.rstrip("/")
-        sender = settings.TWILIO_FROM
+        base = self.option("base_url", settings.TWILIO_BASE_URL).rstrip("/")
+        sender = self.option("from", settings.TWILIO_FROM)
+        account = self.option("account_sid", settings.TWILIO_ACCOUNT_SID)
         fields = {"To": message.to, "Body": message.body}
         fields["MessagingServiceSid" if sender.startswith("MG") else "From"] = sender
         return client.post(
-            f"{base}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Messages.json",
+            f"{base}/2010-04-01/Accounts/{account}/Messages.json",
             data=fields,
-            auth=(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN),
+            auth=(account, self.option("auth_token", settings.TWILIO_AUTH_TOKEN)),
         )
 
     def check(self, response: httpx.Response) -> None:
@@ -49,4 +59,6 @@ class SMSBackend(HTTPProviderBackend):
             code = 0
         # Twilio's own messages quote the phone number, so only the code is kept.
         reason = ERROR_REASONS.get(code, "see Twilio's error reference")
-        raise SMSSendError(f"twilio: HTTP {response.status_code}, error {code} {reason}")
+        raise SMSSendError(
+            f"twilio: HTTP {response.status_code}, error {code} {reason}", final=code in FINAL
+        )
