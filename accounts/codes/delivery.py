@@ -4,6 +4,7 @@ named and classed (see `SMSSendError`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -12,8 +13,11 @@ from phonenumber_field.phonenumber import PhoneNumber
 from accounts.codes import otp
 from accounts.codes.sms import SMSMessage, SMSSendError, breaker, providers
 from accounts.errors import SMSDeliveryFailed
+from accounts.identity.phone import mask_phone
 from accounts.outbound import events
 from project import tracing
+
+logger = logging.getLogger("accounts")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,12 @@ def attempt(phone: PhoneNumber, code: str, *, deadline: float | None = None) -> 
             breaker.report(provider.name, ok=True)
             return Attempt(time.perf_counter() - started, "", provider.name, calls=tuple(calls))
         failures.append(refused.reason)
+        logger.warning(
+            "SMS provider %s did not take the code to %s: %s",
+            provider.name,
+            mask_phone(phone),
+            refused.reason,
+        )
         # A refused number is an answer, not a failure of the provider.
         breaker.report(
             provider.name, ok=refused.final, reason=refused.reason, retry_after=refused.retry_after

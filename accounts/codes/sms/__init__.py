@@ -1,7 +1,8 @@
 """SMS delivery through pluggable backends, in the style of `django.core.mail`.
 
 A backend is a short name (`console`, `file`, `locmem`, `dummy`, `kavenegar`,
-`twilio`) or the dotted path of a `BaseSMSBackend` subclass. Named providers, each a backend with its options, and
+`twilio`, `smsir`, `ghasedak`, `melipayamak`, `ippanel`, `http`) or the dotted path
+of a `BaseSMSBackend` subclass. Named providers, each a backend with its options, and
 the routes numbers take through them are in `providers`; `SMS_BACKEND` alone is a
 one-provider route.
 """

@@ -40,6 +40,11 @@ BACKEND_ALIASES = {
     "dummy": "accounts.codes.sms.backends.dummy.SMSBackend",
     "kavenegar": "accounts.codes.sms.backends.kavenegar.SMSBackend",
     "twilio": "accounts.codes.sms.backends.twilio.SMSBackend",
+    "smsir": "accounts.codes.sms.backends.smsir.SMSBackend",
+    "ghasedak": "accounts.codes.sms.backends.ghasedak.SMSBackend",
+    "melipayamak": "accounts.codes.sms.backends.melipayamak.SMSBackend",
+    "ippanel": "accounts.codes.sms.backends.ippanel.SMSBackend",
+    "http": "accounts.codes.sms.backends.configured.SMSBackend",
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -184,6 +189,8 @@ def build() -> Providers:
             raise ProviderSettingsError(
                 f"{where}: backend {backend_name!r} is not a known backend or class."
             ) from None
+        if backend_name == "http":
+            options.setdefault("name", name)  # its reasons in the log carry its name
         backend = backend_class(**options)
         missing = [option for option in backend.needs() if option]
         if missing:

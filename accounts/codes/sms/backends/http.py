@@ -74,6 +74,10 @@ class HTTPProviderBackend(BaseSMSBackend):
     """
 
     provider = "provider"
+    # A provider's documented error codes, as reasons for the log, and the ones that are
+    # about the number itself (no other provider is tried); any other fails over.
+    reasons: dict[object, str] = {}
+    final: frozenset[object] = frozenset()
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -88,6 +92,11 @@ class HTTPProviderBackend(BaseSMSBackend):
     def check(self, response: httpx.Response) -> None:
         """Raise `SMSSendError` unless the provider accepted the message."""
         raise NotImplementedError
+
+    def refused(self, code: object) -> SMSSendError:
+        """The error for an answer that carried the provider's error `code`."""
+        reason = self.reasons.get(code, "unexpected answer")
+        return SMSSendError(f"{self.provider}: {code} {reason}", final=code in self.final)
 
     def send(self, message: SMSMessage) -> None:
         attempts = 1 + max(0, settings.SMS_RETRIES)

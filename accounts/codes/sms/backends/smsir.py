@@ -1,0 +1,60 @@
+"""SMS.ir's verify API: the code fills a template approved in SMS.ir's panel, sent from
+its service line.
+
+Options (`SMS_PROVIDERS`): `api_key`, `template_id`, `parameter` (the template's
+variable, `CODE` by default), `base_url`.
+https://app.sms.ir/developer/help/verify
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from accounts.codes.sms.backends.base import SMSMessage
+from accounts.codes.sms.backends.http import HTTPProviderBackend
+from accounts.codes.sms.backends.kavenegar import national_number
+
+
+class SMSBackend(HTTPProviderBackend):
+    provider = "smsir"
+    required = (("api_key", ""), ("template_id", ""))
+    # SMS.ir's documented `status` values.
+    reasons = {
+        0: "server error",
+        10: "invalid API key",
+        11: "API key disabled",
+        12: "API key limited to other addresses",
+        13: "account disabled",
+        14: "account suspended",
+        20: "too many requests",
+        101: "invalid sender line",
+        102: "insufficient credit",
+        103: "empty text",
+        104: "invalid mobile number",
+        105: "too many mobile numbers",
+        111: "invalid template id",
+        112: "template parameters do not match",
+        113: "template not found or not approved",
+    }
+    final = frozenset({104})
+
+    def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
+        base = self.option("base_url", "https://api.sms.ir").rstrip("/")
+        return client.post(
+            f"{base}/v1/send/verify",
+            headers={"X-API-KEY": self.option("api_key"), "Accept": "application/json"},
+            json={
+                "mobile": national_number(message.to),
+                "templateId": int(self.option("template_id")),
+                "parameters": [{"name": self.option("parameter", "CODE"), "value": message.code}],
+            },
+        )
+
+    def check(self, response: httpx.Response) -> None:
+        try:
+            status = int(response.json()["status"])
+        except (ValueError, KeyError, TypeError):
+            status = -1
+        if response.status_code == 200 and status == 1:
+            return
+        raise self.refused(status if status >= 0 else f"HTTP {response.status_code}")
