@@ -58,6 +58,7 @@ test-pgbouncer: $(BIN)/.installed  ## Run the server-process tests through PgBou
 bench: $(BIN)/.installed  ## Benchmark every endpoint against the constant and the I/O floor
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py --write bench/RESULTS.md
+	$(BIN)/python bench/delivery.py --write bench/DELIVERY.md
 
 # Needs PostgreSQL and Redis on 127.0.0.1 (BENCH_DATABASE_URL, BENCH_REDIS_URL).
 drill: $(BIN)/.installed  ## Replay SMS pumping, a lockout and real users at once; writes bench/DRILL.md

@@ -45,6 +45,7 @@ logger = logging.getLogger("accounts")
 # Waits after a failed round, doubling from the first to the last.
 BACKOFF_FIRST, BACKOFF_MOST = 0.5, 10.0
 OUTAGES = (DatabaseError, RedisError, OSError)
+ROUND_GAP = 0.01  # seconds between busy rounds
 
 
 def lease_seconds() -> float:
@@ -114,6 +115,10 @@ class Courier:
                     break
                 self.wake.wait(settings.SMS_DELIVERY_POLL_INTERVAL)
                 self.wake.clear()
+            elif self.in_flight:
+                # Texts are under way: let a few more finish, so that a round records
+                # and claims many at once, not one statement per text.
+                self.stopping.wait(ROUND_GAP)
         self.pool.shutdown(wait=True)
         self._drain_until_recorded()
 

@@ -1,7 +1,8 @@
 """A circuit breaker per SMS provider, shared by every process through Redis.
 
 Closed, a provider gets every message. After `SMS_BREAKER_FAILURES` failures in a row
-(from any process; a success in between starts the count again) it opens: for
+(from any process; a success reported in between, or a minute without a failure, starts
+the count again) it opens: for
 `SMS_BREAKER_PAUSE` seconds no process sends to it, and routes go straight to their
 next provider. A provider that answered 429 or 503 with `Retry-After` opens for that
 long at once. When the pause is over, one message (the probe) is let through: its
@@ -31,6 +32,12 @@ from project import redis_client
 logger = logging.getLogger("accounts")
 
 CLOSED, OPEN, PROBING = 0, 1, 2
+# A process that found a provider's breaker closed believes it this long without asking
+# Redis again, and reports a success to Redis only when it saw a failure in the last
+# RUN_FORGOTTEN seconds: a healthy provider costs no Redis command per message. A run of
+# failures not followed by one that opens the breaker is forgotten after RUN_FORGOTTEN.
+BELIEVED_CLOSED = 1.0
+RUN_FORGOTTEN = 60
 # What `allow` answers: skip the provider, send, or send as the probe.
 SKIP, SEND, PROBE = 0, 1, 2
 
@@ -52,8 +59,8 @@ return 2
 """
 )
 # ARGV: ok (1 or 0), failures that open it, pause, the pause the provider asked for
-# (0: none), seconds the hash is kept. Answers 1 when this report opened the breaker,
-# 2 when it closed it, 0 otherwise.
+# (0: none), seconds the hash of an open breaker is kept, seconds a run of failures is.
+# Answers 1 when this report opened the breaker, 2 when it closed it, 0 otherwise.
 _REPORT = (
     _NOW
     + """
@@ -74,8 +81,10 @@ if asked > 0 or failures >= tonumber(ARGV[2]) or open_until ~= 0 then
   end
   redis.call('HSET', key, 'probe_until', '0')
   if open_until == 0 then opened = 1 end
+  redis.call('EXPIRE', key, ARGV[5])
+else
+  redis.call('EXPIRE', key, ARGV[6])  -- a run of failures is forgotten a while after its last
 end
-redis.call('EXPIRE', key, ARGV[5])
 return opened
 """
 )
@@ -143,23 +152,43 @@ class _Local:
 _local = _Local()
 
 
+_closed_until: dict[str, float] = {}  # provider -> monotonic time it is believed closed
+_failed_at: dict[str, float] = {}  # provider -> monotonic time of this process's last failure
+
+
 def allow(provider: str) -> int:
     """Whether a message may go to `provider` now: SKIP, SEND, or PROBE (it may, and it
     is the one message let through a breaker whose pause is over)."""
     if not settings.REDIS_URL:
         return _local.allow(provider)
+    now = time.monotonic()
+    if now < _closed_until.get(provider, 0.0):
+        return SEND
     try:
-        return int(redis_client.client().eval(_ALLOW, 1, _key(provider), probe_seconds()))
+        allowed = int(redis_client.client().eval(_ALLOW, 1, _key(provider), probe_seconds()))
     except RedisError:
         return SEND
+    if allowed == SEND:
+        _closed_until[provider] = now + BELIEVED_CLOSED
+    return allowed
 
 
 def report(provider: str, *, ok: bool, reason: str = "", retry_after: float | None = None) -> None:
     """Record how a message to `provider` went; log when that opened or closed it."""
     asked = max(0.0, retry_after or 0.0)
+    now = time.monotonic()
     if not settings.REDIS_URL:
         changed = _local.report(provider, ok, asked)
+    elif (
+        ok
+        and now < _closed_until.get(provider, 0.0)
+        and now - _failed_at.get(provider, -1e9) > RUN_FORGOTTEN
+    ):
+        return  # closed, and no failure of ours in its run to undo
     else:
+        if not ok:
+            _closed_until.pop(provider, None)
+            _failed_at[provider] = now
         try:
             changed = int(
                 redis_client.client().eval(
@@ -171,6 +200,7 @@ def report(provider: str, *, ok: bool, reason: str = "", retry_after: float | No
                     settings.SMS_BREAKER_PAUSE,
                     asked,
                     86400,
+                    RUN_FORGOTTEN,
                 )
             )
         except RedisError:
@@ -198,3 +228,5 @@ def reset() -> None:
     """Forget this process's breakers (tests; the Redis ones expire by themselves)."""
     with _local.lock:
         _local.state.clear()
+    _closed_until.clear()
+    _failed_at.clear()
