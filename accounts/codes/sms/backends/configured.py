@@ -23,7 +23,7 @@ import httpx
 import phonenumbers
 
 from accounts.codes.sms.backends.base import SMSMessage
-from accounts.codes.sms.backends.http import HTTPProviderBackend
+from accounts.codes.sms.backends.http import HTTPProviderBackend, field, json_of
 
 
 def fill(template: Any, values: dict[str, str]) -> Any:
@@ -37,18 +37,6 @@ def fill(template: Any, values: dict[str, str]) -> Any:
     if isinstance(template, list):
         return [fill(item, values) for item in template]
     return template
-
-
-def field(answer: Any, path: str) -> Any:
-    """The value at a dotted `path` of a JSON answer (None when it is not there)."""
-    for part in path.split("."):
-        if isinstance(answer, dict):
-            answer = answer.get(part)
-        elif isinstance(answer, list) and part.isdigit() and int(part) < len(answer):
-            answer = answer[int(part)]
-        else:
-            return None
-    return answer
 
 
 class SMSBackend(HTTPProviderBackend):
@@ -95,10 +83,7 @@ class SMSBackend(HTTPProviderBackend):
         status_ok = (
             response.status_code in statuses if statuses else 200 <= response.status_code < 300
         )
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        answer = json_of(response)
         success_field = self.option("success_field")
         field_ok = not success_field or (
             answer is not None

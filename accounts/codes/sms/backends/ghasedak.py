@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 
 from accounts.codes.sms.backends.base import SMSMessage
-from accounts.codes.sms.backends.http import HTTPProviderBackend
+from accounts.codes.sms.backends.http import HTTPProviderBackend, code_in
 from accounts.codes.sms.backends.kavenegar import national_number
 
 
@@ -50,10 +50,7 @@ class SMSBackend(HTTPProviderBackend):
         )
 
     def check(self, response: httpx.Response) -> None:
-        try:
-            code = int(response.json()["result"]["code"])
-        except (ValueError, KeyError, TypeError):
-            code = -1
+        code = code_in(response, "result.code")
         if response.status_code == 200 and code == 200:
             return
-        raise self.refused(code if code >= 0 else f"HTTP {response.status_code}")
+        raise self.refused(f"HTTP {response.status_code}" if code is None else code)

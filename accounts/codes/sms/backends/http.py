@@ -9,6 +9,7 @@ import os
 import ssl
 import threading
 import time
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -52,6 +53,36 @@ def pooled_client(timeout: httpx.Timeout) -> httpx.Client:
         client = clients[key] = httpx.Client(timeout=timeout, verify=_shared_ssl_context())
         atexit.register(client.close)
     return client
+
+
+def field(answer: Any, path: str) -> Any:
+    """The value at a dotted `path` of a JSON answer (None when it is not there)."""
+    for part in path.split("."):
+        if isinstance(answer, dict):
+            answer = answer.get(part)
+        elif isinstance(answer, list) and part.isdigit() and int(part) < len(answer):
+            answer = answer[int(part)]
+        else:
+            return None
+    return answer
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def code_in(response: httpx.Response, path: str) -> int | None:
+    """The integer a provider's JSON answer holds at `path` (its status or error code);
+    None when there is none."""
+    value = field(json_of(response), path)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def retry_after(response: httpx.Response) -> float | None:

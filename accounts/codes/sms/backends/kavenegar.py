@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 from django.conf import settings
 
-from accounts.codes.sms.backends.base import SMSMessage, SMSSendError
-from accounts.codes.sms.backends.http import HTTPProviderBackend
+from accounts.codes.sms.backends.base import SMSMessage
+from accounts.codes.sms.backends.http import HTTPProviderBackend, code_in
 
 # Kavenegar's documented status codes, as reasons for the log.
-STATUS_REASONS = {
+STATUS_REASONS: dict[object, str] = {
     400: "incomplete parameters",
     401: "account disabled",
     403: "invalid API key",
@@ -35,7 +35,7 @@ STATUS_REASONS = {
     432: "code parameter missing from the template",
 }
 # The codes that are about the number itself: no other provider is tried.
-FINAL = {411}
+FINAL = frozenset({411})
 
 
 def national_number(e164: str) -> str:
@@ -45,7 +45,8 @@ def national_number(e164: str) -> str:
 
 class SMSBackend(HTTPProviderBackend):
     provider = "kavenegar"
-
+    reasons = STATUS_REASONS
+    final: frozenset[object] = FINAL
     required = (("api_key", "KAVENEGAR_API_KEY"), ("template", "KAVENEGAR_TEMPLATE"))
 
     def request(self, client: httpx.Client, message: SMSMessage) -> httpx.Response:
@@ -61,11 +62,9 @@ class SMSBackend(HTTPProviderBackend):
         )
 
     def check(self, response: httpx.Response) -> None:
-        try:
-            status = int(response.json()["return"]["status"])
-        except (ValueError, KeyError, TypeError):
-            status = response.status_code
+        status = code_in(response, "return.status")
+        if status is None:
+            status = response.status_code  # its HTTP statuses are its status codes
         if response.status_code == 200 and status == 200:
             return
-        reason = STATUS_REASONS.get(status, "unexpected answer")
-        raise SMSSendError(f"kavenegar: {status} {reason}", final=status in FINAL)
+        raise self.refused(status)

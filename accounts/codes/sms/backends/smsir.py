@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from accounts.codes.sms.backends.base import SMSMessage
-from accounts.codes.sms.backends.http import HTTPProviderBackend
+from accounts.codes.sms.backends.http import HTTPProviderBackend, code_in
 from accounts.codes.sms.backends.kavenegar import national_number
 
 
@@ -51,10 +51,7 @@ class SMSBackend(HTTPProviderBackend):
         )
 
     def check(self, response: httpx.Response) -> None:
-        try:
-            status = int(response.json()["status"])
-        except (ValueError, KeyError, TypeError):
-            status = -1
-        if response.status_code == 200 and status == 1:
+        code = code_in(response, "status")
+        if response.status_code == 200 and code == 1:
             return
-        raise self.refused(status if status >= 0 else f"HTTP {response.status_code}")
+        raise self.refused(f"HTTP {response.status_code}" if code is None else code)
