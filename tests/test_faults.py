@@ -288,6 +288,67 @@ def test_the_code_worker_outlives_a_postgres_restart_and_texts_what_waited(tmp_p
         log.close()
 
 
+def test_the_code_worker_outlives_a_redis_restart_and_texts_what_waited(tmp_path):
+    """`deliver_codes` keeps running while its Redis is gone (a breaker it cannot ask
+    lets every message through), texts the send that waited, and goes on once Redis is
+    back."""
+    redis = OwnRedis()
+    try:
+        with shared_database(tmp_path) as database_url:
+            env = base_env(
+                database_url,
+                tmp_path / "sms",
+                REDIS_URL=redis.url,
+                REDIS_TIMEOUT="1",
+                SMS_SEND_IN_BACKGROUND="1",
+                SMS_DELIVERY_POLL_INTERVAL="0.05",
+            )
+            migrate(env)
+            server = Server(env, workers=1)
+            log = tempfile.TemporaryFile()
+            worker = subprocess.Popen(
+                [sys.executable, "manage.py", "deliver_codes"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+            def logged() -> str:
+                log.seek(0)
+                return log.read().decode(errors="replace")
+
+            def wait_for(what, check):
+                deadline = time.monotonic() + 60
+                while not check():
+                    assert time.monotonic() < deadline, f"not within 60 s: {what}\n{logged()}"
+                    time.sleep(0.1)
+
+            try:
+                assert server.get("/accounts/api/otp/09112223344/")[0] == 200
+                wait_for("the first code", lambda: codes_sent(server.sms_dir, "+989112223344"))
+                worker.send_signal(signal.SIGSTOP)  # so that the next send waits for it
+                assert server.get("/accounts/api/otp/09120000001/")[0] == 200
+                redis.stop()
+                worker.send_signal(signal.SIGCONT)
+                wait_for(
+                    "the code that waited", lambda: codes_sent(server.sms_dir, "+989120000001")
+                )
+                redis.start()
+                assert server.get("/accounts/api/otp/09120000002/")[0] == 200
+                wait_for("a code after", lambda: codes_sent(server.sms_dir, "+989120000002"))
+                assert worker.poll() is None
+            finally:
+                worker.terminate()
+                worker.wait(timeout=60)
+                server.stop()
+            assert worker.returncode == 0, logged()
+            assert "Traceback" not in logged()
+            log.close()
+    finally:
+        redis.stop()
+
+
 @contextmanager
 def dropping_connections(tmp_path, **settings):
     """A one-worker server on PostgreSQL without Redis, and a way to end its database
