@@ -73,7 +73,9 @@ class Inbox:
         with self.lock:
             if not self.directory.exists():
                 return
-            for path in self.directory.glob("*.txt"):
+            # In the order they were written (names start with the time): a number's
+            # newest code is the last one read.
+            for path in sorted(self.directory.glob("*.txt")):
                 if path.name in self.seen:
                     continue
                 self.seen.add(path.name)
